@@ -1,0 +1,271 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+const revocationShards = 64
+
+// Revocations is the in-memory copy of the revocation list. Checking a token
+// reads only memory; the database is the source of truth that every process
+// writes through to and pulls from incrementally (Sync), so a revocation made
+// by any process reaches all of them within one sync interval.
+type Revocations struct {
+	shards [revocationShards]revocationShard
+	now    func() time.Time
+	// maxStaleness bounds how old the copy may be before token checks fail
+	// closed: a process cut off from the database must not keep accepting
+	// tokens that another process may have revoked.
+	maxStaleness time.Duration
+	// lastSync is the start time (unix nanoseconds) of the last successful
+	// sync: everything committed before it is in memory.
+	lastSync atomic.Int64
+	size     atomic.Int64
+
+	cursor syncCursor
+}
+
+type revocationShard struct {
+	mu sync.RWMutex
+	// until maps a jti or session id to when its entry can be forgotten
+	// (unix seconds).
+	until map[uuid.UUID]int64
+}
+
+// NewRevocations returns an empty list that reports itself stale until the
+// first successful Sync.
+func NewRevocations(now func() time.Time, maxStaleness time.Duration) *Revocations {
+	r := &Revocations{now: now, maxStaleness: maxStaleness}
+	for i := range r.shards {
+		r.shards[i].until = make(map[uuid.UUID]int64)
+	}
+	r.cursor.gaps = make(map[int64]time.Time)
+	return r
+}
+
+func (r *Revocations) shard(id uuid.UUID) *revocationShard {
+	// UUIDv4/v7 end in random bits, so the last byte spreads evenly.
+	return &r.shards[int(id[15])%revocationShards]
+}
+
+// Add records a revocation in memory. Callers add only what is already
+// committed to the store.
+func (r *Revocations) Add(subject string, expiresAt time.Time) {
+	id, err := uuid.Parse(subject)
+	if err != nil {
+		return // not a keycard id: no token can carry it
+	}
+	until := expiresAt.Unix()
+	s := r.shard(id)
+	s.mu.Lock()
+	prev, existed := s.until[id]
+	if !existed || until > prev {
+		s.until[id] = until
+	}
+	s.mu.Unlock()
+	if !existed {
+		r.size.Add(1)
+	}
+}
+
+// Len is the number of entries held.
+func (r *Revocations) Len() int { return int(r.size.Load()) }
+
+// Check fails if the token was revoked, by its jti or its session, or if
+// revocation state is too stale to tell.
+func (r *Revocations) Check(c *Claims) error {
+	now := r.now()
+	if last := r.lastSync.Load(); last == 0 || now.Sub(time.Unix(0, last)) > r.maxStaleness {
+		return Unavailable(errors.New("revocation list is stale"))
+	}
+	if r.revoked(c.ID, now) || r.revoked(c.SessionID, now) {
+		return ErrTokenRevoked
+	}
+	return nil
+}
+
+func (r *Revocations) revoked(subject string, now time.Time) bool {
+	id, err := uuid.Parse(subject)
+	if err != nil {
+		return true // Verify admits only UUIDs; anything else is suspect
+	}
+	s := r.shard(id)
+	s.mu.RLock()
+	until, ok := s.until[id]
+	s.mu.RUnlock()
+	return ok && now.Unix() <= until
+}
+
+// Sweep forgets entries whose tokens have all expired, keeping memory
+// proportional to what is currently revoked.
+func (r *Revocations) Sweep() {
+	now := r.now().Unix()
+	for i := range r.shards {
+		s := &r.shards[i]
+		s.mu.Lock()
+		for id, until := range s.until {
+			if until < now {
+				delete(s.until, id)
+				r.size.Add(-1)
+			}
+		}
+		s.mu.Unlock()
+	}
+}
+
+// syncBatch is how many entries one query pulls.
+const syncBatch = 5000
+
+// Sync pulls entries committed since the last sync. It is not safe for
+// concurrent use with itself; Run calls it from one goroutine.
+func (r *Revocations) Sync(ctx context.Context, store Store) error {
+	started := r.now()
+	if r.lastSync.Load() == 0 {
+		// First load: everything still in force. Ids below the maximum
+		// seen now that are missing belong to expired or deleted rows,
+		// not to transactions still in flight, except possibly the last
+		// few, which syncCursor keeps watching.
+		maxID, err := store.MaxRevocationID(ctx)
+		if err != nil {
+			return err
+		}
+		if err := r.pull(ctx, store, 0, maxID, started); err != nil {
+			return err
+		}
+		r.cursor.startAt(maxID)
+	} else if err := r.pull(ctx, store, -1, 0, started); err != nil {
+		return err
+	}
+	r.lastSync.Store(started.UnixNano())
+	return nil
+}
+
+// pull reads entries after from (or after the cursor when from < 0), up to
+// upTo when upTo > 0.
+func (r *Revocations) pull(ctx context.Context, store Store, from, upTo int64, now time.Time) error {
+	after := from
+	if from < 0 {
+		after = r.cursor.from()
+	}
+	for {
+		batch, err := store.RevocationsAfter(ctx, after, now, syncBatch)
+		if err != nil {
+			return err
+		}
+		for _, rev := range batch {
+			if upTo > 0 && rev.ID > upTo {
+				break
+			}
+			r.Add(rev.Subject, rev.ExpiresAt)
+			if from < 0 {
+				r.cursor.observe(rev.ID, now)
+			}
+			after = rev.ID
+		}
+		if len(batch) < syncBatch || (upTo > 0 && after >= upTo) {
+			break
+		}
+	}
+	if from < 0 {
+		r.cursor.expire(now)
+	}
+	return nil
+}
+
+// Run syncs every interval and sweeps expired entries until ctx ends.
+// Failures are logged and retried; Check fails closed once the copy is
+// older than the staleness bound.
+func (r *Revocations) Run(ctx context.Context, store Store, interval time.Duration, log *slog.Logger) {
+	ticker := time.NewTicker(interval)
+	defer ticker.Stop()
+	sweepEvery := time.Minute
+	lastSweep := r.now()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-ticker.C:
+		}
+		syncCtx, cancel := context.WithTimeout(ctx, interval+r.maxStaleness)
+		err := r.Sync(syncCtx, store)
+		cancel()
+		switch {
+		case err != nil && !failing:
+			failing = true
+			log.Warn("revocation sync failing; token checks fail closed once the copy is stale",
+				"err", err, "max_staleness", r.maxStaleness)
+		case err == nil && failing:
+			failing = false
+			log.Info("revocation sync recovered")
+		}
+		if r.now().Sub(lastSweep) >= sweepEvery {
+			r.Sweep()
+			lastSweep = r.now()
+		}
+	}
+}
+
+// syncCursor tracks which entry ids have been seen. Auto-increment ids are
+// handed out at insert but become visible at commit, so a smaller id can
+// appear after a larger one; a missing id is re-read for gapWindow before it
+// is taken for a rolled-back insert.
+type syncCursor struct {
+	maxSeen int64
+	gaps    map[int64]time.Time
+}
+
+const (
+	gapWindow = 10 * time.Second
+	// maxGapRun stops an id jump (a bumped auto-increment, a cluster's
+	// increment) from turning into a flood of watched gaps.
+	maxGapRun = 1000
+	// initialGapWatch is how many ids below the first maximum are watched
+	// for late commits.
+	initialGapWatch = 100
+)
+
+// startAt positions the cursor after a full load up to maxID. The last few
+// ids are read again on the next sync, so one committed just after the load
+// is still picked up.
+func (c *syncCursor) startAt(maxID int64) {
+	c.maxSeen = max(0, maxID-initialGapWatch)
+}
+
+func (c *syncCursor) from() int64 {
+	from := c.maxSeen
+	for id := range c.gaps {
+		if id-1 < from {
+			from = id - 1
+		}
+	}
+	return from
+}
+
+func (c *syncCursor) observe(id int64, now time.Time) {
+	if id <= c.maxSeen {
+		delete(c.gaps, id)
+		return
+	}
+	if id-c.maxSeen <= maxGapRun {
+		for g := c.maxSeen + 1; g < id; g++ {
+			c.gaps[g] = now
+		}
+	}
+	c.maxSeen = id
+}
+
+func (c *syncCursor) expire(now time.Time) {
+	for id, seen := range c.gaps {
+		if now.Sub(seen) > gapWindow {
+			delete(c.gaps, id)
+		}
+	}
+}

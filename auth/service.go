@@ -1,0 +1,352 @@
+package auth
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Client describes where a request comes from; it is recorded on sessions.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// RegisterInput is what a new account is made from.
+type RegisterInput struct {
+	Username string
+	Password string
+	Email    *string
+}
+
+// LogoutScope says which sessions a logout ends.
+type LogoutScope int
+
+const (
+	// LogoutCurrent ends the session of the presented access token.
+	LogoutCurrent LogoutScope = iota
+	// LogoutAll ends every session of the user.
+	LogoutAll
+)
+
+// Grant is the result of a successful register, login or refresh.
+type Grant struct {
+	AccessToken  string
+	RefreshToken string
+	ExpiresIn    time.Duration
+	User         *User
+	Session      *Session
+}
+
+// Options are the service's tunables.
+type Options struct {
+	RefreshTTL time.Duration
+	// RefreshReuseInterval is how long after a rotation the previous
+	// refresh token is still accepted (two tabs refreshing at once). Zero is
+	// strict: any reuse is treated as theft.
+	RefreshReuseInterval time.Duration
+	Now                  func() time.Time
+	Logger               *slog.Logger
+}
+
+// Service is keycard's use cases; GraphQL and any other face call it.
+type Service struct {
+	store       Store
+	passwords   *Passwords
+	tokens      *Tokens
+	revocations *Revocations
+	opts        Options
+	now         func() time.Time
+	log         *slog.Logger
+}
+
+// NewService wires the domain together.
+func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *Revocations, opts Options) (*Service, error) {
+	if opts.RefreshTTL < tokens.TTL() {
+		return nil, errors.New("refresh token lifetime must not be shorter than the access token lifetime")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Service{store: store, passwords: passwords, tokens: tokens, revocations: revocations,
+		opts: opts, now: opts.Now, log: opts.Logger}, nil
+}
+
+// Register creates an account and signs it in.
+func (s *Service) Register(ctx context.Context, in RegisterInput, client Client) (*Grant, error) {
+	if err := ValidateUsername(in.Username); err != nil {
+		return nil, err
+	}
+	if err := ValidatePassword(in.Password); err != nil {
+		return nil, err
+	}
+	var email *string
+	if in.Email != nil {
+		if _, err := NormalizeEmail(*in.Email); err != nil {
+			return nil, err
+		}
+		email = in.Email
+	}
+	hash, err := s.passwords.Hash(ctx, in.Password)
+	if err != nil {
+		return nil, err
+	}
+	user := &User{
+		ID:        newID(),
+		Username:  in.Username,
+		Email:     email,
+		Roles:     []string{},
+		CreatedAt: s.clock(),
+	}
+	var grant *Grant
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.CreateUser(ctx, user, hash); err != nil {
+			return err
+		}
+		grant, err = s.startSession(ctx, tx, user, client)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return grant, nil
+}
+
+// Login checks a username and password. An unknown user and a wrong password
+// fail the same way and take the same time.
+func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
+	key, ok := UsernameKey(username)
+	if !ok {
+		return nil, s.failLogin(ctx, password)
+	}
+	user, hash, err := s.store.UserByUsername(ctx, key)
+	if errors.Is(err, ErrNotFound) {
+		return nil, s.failLogin(ctx, password)
+	}
+	if err != nil {
+		return nil, err
+	}
+	match, rehash, err := s.passwords.Verify(ctx, password, hash)
+	if err != nil {
+		return nil, err
+	}
+	if !match {
+		return nil, ErrInvalidCredentials
+	}
+	if rehash {
+		s.upgradeHash(ctx, user.ID, password)
+	}
+	return s.startSession(ctx, s.store, user, client)
+}
+
+// failLogin spends a password verification so that a login for a user who
+// does not exist takes as long as one with a wrong password.
+func (s *Service) failLogin(ctx context.Context, password string) error {
+	if err := s.passwords.VerifyDummy(ctx, password); err != nil {
+		return err
+	}
+	return ErrInvalidCredentials
+}
+
+// upgradeHash re-hashes with the current parameters. A failure is logged and
+// the login still succeeds: the old hash is still valid.
+func (s *Service) upgradeHash(ctx context.Context, userID, password string) {
+	hash, err := s.passwords.Hash(ctx, password)
+	if err == nil {
+		err = s.store.SetPasswordHash(ctx, userID, hash)
+	}
+	if err != nil {
+		s.log.WarnContext(ctx, "password rehash failed", "user_id", userID, "err", err)
+	}
+}
+
+func (s *Service) startSession(ctx context.Context, store Store, user *User, client Client) (*Grant, error) {
+	now := s.clock()
+	refresh, refreshHash, err := newRefreshToken()
+	if err != nil {
+		return nil, Internal(err)
+	}
+	sess := &Session{
+		ID:         newID(),
+		UserID:     user.ID,
+		CreatedAt:  now,
+		LastUsedAt: now,
+		RotatedAt:  now,
+		ExpiresAt:  now.Add(s.opts.RefreshTTL),
+		UserAgent:  clip(client.UserAgent, 512),
+		IP:         clip(client.IP, 64),
+	}
+	if err := store.CreateSession(ctx, sess, refreshHash); err != nil {
+		return nil, err
+	}
+	return s.grant(user, sess, refresh)
+}
+
+func (s *Service) grant(user *User, sess *Session, refresh string) (*Grant, error) {
+	access, _, err := s.tokens.Issue(user.ID, sess.ID, user.Roles)
+	if err != nil {
+		return nil, Internal(err)
+	}
+	return &Grant{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.tokens.TTL(), User: user, Session: sess}, nil
+}
+
+// Refresh exchanges a refresh token for new tokens and rotates it. A token
+// that was already rotated away is proof that two parties hold the session,
+// one of them a thief: the whole session is revoked.
+func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Grant, error) {
+	if !plausibleRefreshToken(token) {
+		return nil, ErrInvalidRefresh
+	}
+	hash := hashRefreshToken(token)
+	now := s.clock()
+	var (
+		grant   *Grant
+		revoked []Revocation
+		refused error
+	)
+	err := s.store.Tx(ctx, func(tx Store) error {
+		sess, generation, err := tx.SessionByRefreshHash(ctx, hash)
+		if errors.Is(err, ErrNotFound) {
+			refused = ErrInvalidRefresh
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		if sess.RevokedAt != nil || !now.Before(sess.ExpiresAt) {
+			refused = ErrInvalidRefresh
+			return nil
+		}
+		if generation != sess.Generation && !s.withinReuseInterval(sess, generation, now) {
+			revoked, err = tx.RevokeSessions(ctx, sess.UserID, []string{sess.ID}, now, now.Add(s.tokens.MaxLifetime()))
+			if err != nil {
+				return err
+			}
+			s.log.WarnContext(ctx, "refresh token reuse detected; session revoked",
+				"user_id", sess.UserID, "session_id", sess.ID, "ip", client.IP)
+			refused = ErrInvalidRefresh
+			return nil
+		}
+		user, err := tx.UserByID(ctx, sess.UserID)
+		if err != nil {
+			return err
+		}
+		refresh, refreshHash, err := newRefreshToken()
+		if err != nil {
+			return Internal(err)
+		}
+		sess.Generation++
+		sess.LastUsedAt = now
+		sess.RotatedAt = now
+		sess.ExpiresAt = now.Add(s.opts.RefreshTTL)
+		sess.UserAgent = clip(client.UserAgent, 512)
+		sess.IP = clip(client.IP, 64)
+		if err := tx.AdvanceSession(ctx, sess, refreshHash); err != nil {
+			return err
+		}
+		grant, err = s.grant(user, sess, refresh)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.remember(revoked)
+	if refused != nil {
+		return nil, refused
+	}
+	return grant, nil
+}
+
+// withinReuseInterval allows the immediately previous token shortly after a
+// rotation, for clients that refresh from two tabs at once.
+func (s *Service) withinReuseInterval(sess *Session, generation int64, now time.Time) bool {
+	return s.opts.RefreshReuseInterval > 0 && generation == sess.Generation-1 &&
+		now.Sub(sess.RotatedAt) <= s.opts.RefreshReuseInterval
+}
+
+// Logout ends the caller's session, or all of the user's sessions. Every
+// access token of an ended session stops working at once.
+func (s *Service) Logout(ctx context.Context, c *Claims, scope LogoutScope) error {
+	var ids []string
+	if scope == LogoutCurrent {
+		ids = []string{c.SessionID}
+	}
+	now := s.clock()
+	revoked, err := s.store.RevokeSessions(ctx, c.UserID(), ids, now, now.Add(s.tokens.MaxLifetime()))
+	if err != nil {
+		return err
+	}
+	s.remember(revoked)
+	return nil
+}
+
+// Me returns the user the access token was issued to.
+func (s *Service) Me(ctx context.Context, c *Claims) (*User, error) {
+	user, err := s.store.UserByID(ctx, c.UserID())
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNotAuthenticated
+	}
+	return user, err
+}
+
+// Authenticate checks an Authorization header value: size, scheme,
+// signature and claims, then revocation, all without database I/O.
+func (s *Service) Authenticate(header string) (*Claims, error) {
+	// Refused before any parsing, so an oversized header costs nothing.
+	if len(header) > MaxTokenBytes {
+		return nil, ErrInvalidToken
+	}
+	scheme, token, ok := strings.Cut(header, " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return nil, ErrInvalidToken
+	}
+	claims, err := s.tokens.Verify(strings.TrimLeft(token, " "))
+	if err != nil {
+		return nil, err
+	}
+	if err := s.revocations.Check(claims); err != nil {
+		return nil, err
+	}
+	return claims, nil
+}
+
+// remember puts committed revocations into memory so the very next request
+// in this process sees them.
+func (s *Service) remember(revoked []Revocation) {
+	for _, r := range revoked {
+		s.revocations.Add(r.Subject, r.ExpiresAt)
+	}
+}
+
+// clock is the current time as stored: UTC, microsecond precision (what
+// DATETIME(6) keeps), so values read back equal values written.
+func (s *Service) clock() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
+}
+
+// newID returns a UUIDv7: unique without coordination and time-ordered, so
+// primary-key inserts append to the index instead of splitting pages.
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// clip makes client-supplied header text safe to store: valid UTF-8 and at
+// most n bytes.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}

@@ -1,0 +1,91 @@
+package auth
+
+import (
+	"context"
+	"time"
+)
+
+// User is an account as the API sees it. The password hash is never part of
+// it: it travels separately, only between Store and Service.
+type User struct {
+	ID        string
+	Username  string
+	Email     *string
+	Roles     []string
+	CreatedAt time.Time
+}
+
+// Session is one sign-in: a chain of refresh tokens rotated one after another.
+// Generation counts the rotations; only the token of the current generation
+// may be exchanged.
+type Session struct {
+	ID         string
+	UserID     string
+	Generation int64
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time
+	// RotatedAt is when the current generation was issued.
+	RotatedAt time.Time
+	RevokedAt *time.Time
+	UserAgent string
+	IP        string
+}
+
+// RevocationKind says what a revocation's Subject identifies.
+type RevocationKind string
+
+const (
+	// RevokedAccessToken voids one access token by its jti.
+	RevokedAccessToken RevocationKind = "access_token"
+	// RevokedSession voids every access token carrying the session id.
+	RevokedSession RevocationKind = "session"
+)
+
+// Revocation is one entry of the revocation list, kept until ExpiresAt, the
+// moment every token it could void has expired anyway.
+type Revocation struct {
+	ID        int64
+	Kind      RevocationKind
+	Subject   string
+	UserID    string
+	RevokedAt time.Time
+	ExpiresAt time.Time
+}
+
+// Store is the persistence the domain needs. Implementations translate
+// uniqueness violations to ErrUsernameTaken/ErrEmailTaken, missing rows to
+// ErrNotFound, and connection failures to Unavailable errors.
+type Store interface {
+	// Tx runs fn in one transaction; fn's Store is bound to it. fn's error
+	// rolls back; nil commits.
+	Tx(ctx context.Context, fn func(tx Store) error) error
+
+	CreateUser(ctx context.Context, u *User, passwordHash string) error
+	// UserByUsername looks up by the canonical (lower-case) username.
+	UserByUsername(ctx context.Context, usernameKey string) (*User, string, error)
+	UserByID(ctx context.Context, id string) (*User, error)
+	SetPasswordHash(ctx context.Context, userID, passwordHash string) error
+
+	CreateSession(ctx context.Context, s *Session, refreshHash []byte) error
+	// SessionByRefreshHash finds the session a refresh token belongs to and
+	// the generation it was issued for. Inside Tx it locks the session row so
+	// concurrent rotations of one session serialize.
+	SessionByRefreshHash(ctx context.Context, refreshHash []byte) (*Session, int64, error)
+	// AdvanceSession stores s (its new generation, times) and the refresh
+	// token issued for that generation.
+	AdvanceSession(ctx context.Context, s *Session, refreshHash []byte) error
+	// RevokeSessions marks the user's live sessions revoked (only those in
+	// ids, or all when ids is nil) and appends one RevokedSession entry per
+	// session to the revocation list. It returns the entries appended.
+	RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]Revocation, error)
+	// AppendRevocation appends one entry to the revocation list.
+	AppendRevocation(ctx context.Context, r *Revocation) error
+	// RevocationsAfter returns up to limit entries with ID > afterID that
+	// are still in force at now, in ID order.
+	RevocationsAfter(ctx context.Context, afterID int64, now time.Time, limit int) ([]Revocation, error)
+	// MaxRevocationID is the highest entry ID so far (0 when empty).
+	MaxRevocationID(ctx context.Context) (int64, error)
+
+	Ping(ctx context.Context) error
+}

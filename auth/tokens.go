@@ -1,0 +1,219 @@
+package auth
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+	"github.com/google/uuid"
+)
+
+// AccessTokenType is the JOSE "typ" of keycard access tokens (RFC 9068 §2.1).
+// Requiring it on verification stops other JWTs signed with the same key (ID
+// tokens, tokens of another product) from being replayed as access tokens.
+const AccessTokenType = "at+jwt"
+
+// MaxTokenBytes bounds what is handed to the JWT parser; anything larger is
+// refused unparsed so that a huge header cannot cost decoding time or memory.
+const MaxTokenBytes = 8 << 10
+
+// Claims are the claims of a keycard access token.
+type Claims struct {
+	jwt.RegisteredClaims
+	SessionID string   `json:"sid"`
+	Roles     []string `json:"roles"`
+}
+
+// UserID is the subject of the token.
+func (c *Claims) UserID() string { return c.Subject }
+
+// HasRole reports whether the token carries role.
+func (c *Claims) HasRole(role string) bool {
+	for _, r := range c.Roles {
+		if r == role {
+			return true
+		}
+	}
+	return false
+}
+
+// SigningKey is one key of the token key set. Private signs, Public verifies;
+// for HMAC both are the same secret.
+type SigningKey struct {
+	ID      string
+	Method  jwt.SigningMethod
+	Private any
+	Public  any
+}
+
+// NewHMACKey returns an HS256 key whose kid is its RFC 7638 thumbprint.
+func NewHMACKey(secret []byte) SigningKey {
+	// RFC 7638 §3.2: the thumbprint of an "oct" key hashes the members k and
+	// kty in lexicographic order, without whitespace.
+	jwk := `{"k":"` + base64.RawURLEncoding.EncodeToString(secret) + `","kty":"oct"}`
+	sum := sha256.Sum256([]byte(jwk))
+	return SigningKey{
+		ID:      base64.RawURLEncoding.EncodeToString(sum[:]),
+		Method:  jwt.SigningMethodHS256,
+		Private: secret,
+		Public:  secret,
+	}
+}
+
+// TokenConfig configures the access-token issuer and verifier.
+type TokenConfig struct {
+	Issuer   string
+	Audience string
+	TTL      time.Duration
+	// Leeway tolerates clock skew between keycard instances and resource
+	// servers when checking exp, nbf and iat.
+	Leeway time.Duration
+	// Signer signs new tokens; Verifiers are earlier keys of the same
+	// algorithm that still verify until their last token expires.
+	Signer    SigningKey
+	Verifiers []SigningKey
+	Now       func() time.Time
+}
+
+// Tokens issues and verifies access tokens.
+type Tokens struct {
+	cfg    TokenConfig
+	keys   map[string]SigningKey
+	parser *jwt.Parser
+}
+
+// NewTokens checks cfg and builds the issuer/verifier.
+func NewTokens(cfg TokenConfig) (*Tokens, error) {
+	if cfg.Issuer == "" || cfg.Audience == "" {
+		return nil, errors.New("token issuer and audience must not be empty")
+	}
+	if cfg.TTL <= 0 {
+		return nil, errors.New("access token lifetime must be positive")
+	}
+	if cfg.Signer.Method == nil || cfg.Signer.ID == "" {
+		return nil, errors.New("no signing key")
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	keys := map[string]SigningKey{cfg.Signer.ID: cfg.Signer}
+	for _, k := range cfg.Verifiers {
+		if k.Method.Alg() != cfg.Signer.Method.Alg() {
+			return nil, fmt.Errorf("verification key %s is %s, the signing key is %s: all keys must use one algorithm", k.ID, k.Method.Alg(), cfg.Signer.Method.Alg())
+		}
+		keys[k.ID] = k
+	}
+	return &Tokens{cfg: cfg, keys: keys, parser: newParser(cfg)}, nil
+}
+
+// newParser holds every verification rule in one place; each option names
+// the attack it stops (RFC 8725, JWT Best Current Practices).
+func newParser(cfg TokenConfig) *jwt.Parser {
+	return jwt.NewParser(
+		// Pin the algorithm: rejects "alg":"none" and algorithm confusion
+		// (an HS256 token "signed" with a public key, RFC 8725 §2.1, §3.1).
+		jwt.WithValidMethods([]string{cfg.Signer.Method.Alg()}),
+		// A token without exp would be valid forever once leaked.
+		jwt.WithExpirationRequired(),
+		// A token minted by another issuer sharing the key is not ours
+		// (RFC 8725 §3.8).
+		jwt.WithIssuer(cfg.Issuer),
+		// A token minted for another service must not open this one
+		// (substitution attack, RFC 8725 §3.9).
+		jwt.WithAudience(cfg.Audience),
+		// An iat in the future marks a forged or badly skewed token.
+		jwt.WithIssuedAt(),
+		// Small tolerance so honest clock skew does not log users out.
+		jwt.WithLeeway(cfg.Leeway),
+		// Reject non-canonical base64 so one token has one encoding and
+		// padding tricks cannot smuggle bytes past the signature check.
+		jwt.WithStrictDecoding(),
+		// The injected clock, so expiry is testable and consistent.
+		jwt.WithTimeFunc(cfg.Now),
+	)
+}
+
+// TTL is the lifetime of issued tokens.
+func (t *Tokens) TTL() time.Duration { return t.cfg.TTL }
+
+// MaxLifetime is how long after issue a token can still pass verification
+// (lifetime plus leeway): how long a revocation must be remembered.
+func (t *Tokens) MaxLifetime() time.Duration { return t.cfg.TTL + t.cfg.Leeway }
+
+// Keys returns the signing key followed by the verification-only keys.
+func (t *Tokens) Keys() []SigningKey {
+	return append([]SigningKey{t.cfg.Signer}, t.cfg.Verifiers...)
+}
+
+// Issue signs a new access token for the user and session.
+func (t *Tokens) Issue(userID, sessionID string, roles []string) (string, *Claims, error) {
+	now := t.cfg.Now()
+	if roles == nil {
+		roles = []string{}
+	}
+	claims := &Claims{
+		RegisteredClaims: jwt.RegisteredClaims{
+			Issuer:    t.cfg.Issuer,
+			Subject:   userID,
+			Audience:  jwt.ClaimStrings{t.cfg.Audience},
+			ExpiresAt: jwt.NewNumericDate(now.Add(t.cfg.TTL)),
+			NotBefore: jwt.NewNumericDate(now),
+			IssuedAt:  jwt.NewNumericDate(now),
+			ID:        uuid.NewString(),
+		},
+		SessionID: sessionID,
+		Roles:     roles,
+	}
+	token := jwt.NewWithClaims(t.cfg.Signer.Method, claims)
+	token.Header["typ"] = AccessTokenType
+	token.Header["kid"] = t.cfg.Signer.ID
+	signed, err := token.SignedString(t.cfg.Signer.Private)
+	if err != nil {
+		return "", nil, err
+	}
+	return signed, claims, nil
+}
+
+// Verify checks signature and claims of raw and returns its claims. It does
+// not consult revocation; see Authenticator for the full check.
+func (t *Tokens) Verify(raw string) (*Claims, error) {
+	if len(raw) > MaxTokenBytes {
+		return nil, ErrInvalidToken
+	}
+	claims := &Claims{}
+	token, err := t.parser.ParseWithClaims(raw, claims, t.keyFor)
+	if err != nil || !token.Valid {
+		return nil, ErrInvalidToken.wrap(err)
+	}
+	// jti and sid key the revocation set; a token without them could never
+	// be revoked, so it is not accepted.
+	if claims.Subject == "" || claims.SessionID == "" || uuid.Validate(claims.ID) != nil || uuid.Validate(claims.SessionID) != nil {
+		return nil, ErrInvalidToken
+	}
+	return claims, nil
+}
+
+// keyFor picks the verification key from the header. It reads only typ, crit
+// and kid: jku, x5u and jwk would let the token choose its own key, so they
+// are ignored (RFC 8725 §3.10).
+func (t *Tokens) keyFor(token *jwt.Token) (any, error) {
+	typ, _ := token.Header["typ"].(string)
+	if !strings.EqualFold(typ, AccessTokenType) && !strings.EqualFold(typ, "application/"+AccessTokenType) {
+		return nil, errors.New("token typ is not at+jwt")
+	}
+	// RFC 7515 §4.1.11: extensions listed in crit must be understood; we
+	// understand none.
+	if _, ok := token.Header["crit"]; ok {
+		return nil, errors.New("unsupported critical header")
+	}
+	kid, _ := token.Header["kid"].(string)
+	key, ok := t.keys[kid]
+	if !ok {
+		return nil, errors.New("unknown key id")
+	}
+	return key.Public, nil
+}

@@ -1,0 +1,96 @@
+package graph
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"runtime/debug"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/requestid"
+)
+
+// Error codes of the API contract (extensions.code).
+const (
+	CodeUnauthenticated = "UNAUTHENTICATED"
+	CodeForbidden       = "FORBIDDEN"
+	CodeBadUserInput    = "BAD_USER_INPUT"
+	CodeUsernameTaken   = "USERNAME_TAKEN"
+	CodeRateLimited     = "RATE_LIMITED"
+	CodeUnavailable     = "UNAVAILABLE"
+	CodeInternal        = "INTERNAL_SERVER_ERROR"
+	// CodeBadRequest marks a request that is not GraphQL over HTTP at all
+	// (malformed JSON, wrong content type), as Apollo Server does.
+	CodeBadRequest = "BAD_REQUEST"
+)
+
+// codes is the single mapping from domain error kinds to API codes.
+var codes = map[auth.Kind]string{
+	auth.KindUnauthenticated: CodeUnauthenticated,
+	auth.KindForbidden:       CodeForbidden,
+	auth.KindInvalidInput:    CodeBadUserInput,
+	auth.KindConflict:        CodeUsernameTaken,
+	auth.KindRateLimited:     CodeRateLimited,
+	auth.KindUnavailable:     CodeUnavailable,
+	auth.KindInternal:        CodeInternal,
+}
+
+// errorPresenter turns every resolver error into the client's view of it.
+// Domain errors show their (client-safe) message and code; anything else is
+// logged with the request id and shown as a bare INTERNAL_SERVER_ERROR.
+func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
+	return func(ctx context.Context, err error) *gqlerror.Error {
+		presented := graphql.DefaultErrorPresenter(ctx, err)
+		var domain *auth.Error
+		if !errors.As(err, &domain) {
+			var gqlErr *gqlerror.Error
+			if errors.As(err, &gqlErr) && gqlErr.Extensions["code"] != nil {
+				return presented // gqlgen's own parse/validation errors
+			}
+			if errors.As(err, &gqlErr) && gqlErr.Err == nil {
+				// The executor's own complaint about the request, such
+				// as an argument that does not coerce.
+				presented.Extensions = map[string]any{"code": CodeBadUserInput}
+				return presented
+			}
+			domain = auth.Internal(err)
+		}
+		code := codes[domain.Kind]
+		presented.Message = domain.Message
+		presented.Extensions = map[string]any{"code": code}
+		switch domain.Kind {
+		case auth.KindInvalidInput, auth.KindConflict:
+			if domain.Field != "" {
+				presented.Extensions["field"] = domain.Field
+			}
+		case auth.KindRateLimited:
+			presented.Extensions["retryAfter"] = int(math.Ceil(domain.RetryAfter.Seconds()))
+		case auth.KindInternal:
+			id := requestid.From(ctx)
+			presented.Extensions["requestId"] = id
+			log.ErrorContext(ctx, "internal error", "request_id", id, "path", presented.Path.String(), "err", err)
+		case auth.KindUnavailable:
+			log.WarnContext(ctx, "dependency unavailable", "request_id", requestid.From(ctx), "err", err)
+		}
+		return presented
+	}
+}
+
+// panicError carries a recovered panic to the presenter, which logs it.
+type panicError struct {
+	value any
+	stack []byte
+}
+
+func (p *panicError) Error() string { return fmt.Sprintf("panic: %v\n%s", p.value, p.stack) }
+
+// recoverFunc keeps a panicking resolver from taking the process down; the
+// stack goes to the log, never to the client.
+func recoverFunc(ctx context.Context, value any) error {
+	return auth.Internal(&panicError{value: value, stack: debug.Stack()})
+}

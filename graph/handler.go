@@ -1,0 +1,45 @@
+package graph
+
+import (
+	"log/slog"
+	"net/http"
+
+	"github.com/99designs/gqlgen/graphql/handler"
+	"github.com/99designs/gqlgen/graphql/handler/extension"
+	"github.com/99designs/gqlgen/graphql/handler/lru"
+	"github.com/vektah/gqlparser/v2/ast"
+
+	"github.com/keycard/keycard/auth"
+)
+
+// Options configure the GraphQL endpoint.
+type Options struct {
+	Introspection bool
+	Logger        *slog.Logger
+}
+
+// queryCacheSize is how many parsed and validated documents are kept; a
+// frontend sends a handful of distinct documents, so hits are the norm.
+const queryCacheSize = 1000
+
+// NewHandler returns the GraphQL endpoint for svc.
+func NewHandler(svc *auth.Service, opts Options) http.Handler {
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	srv := handler.New(NewExecutableSchema(Config{
+		Resolvers:  &Resolver{Service: svc},
+		Directives: DirectiveRoot{Authenticated: authenticated},
+	}))
+	srv.AddTransport(getTransport{})
+	srv.AddTransport(postTransport{})
+	srv.AddTransport(unsupportedTransport{})
+	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
+	srv.SetErrorPresenter(errorPresenter(log))
+	srv.SetRecoverFunc(recoverFunc)
+	if opts.Introspection {
+		srv.Use(extension.Introspection{})
+	}
+	return srv
+}

@@ -1,0 +1,183 @@
+package graph
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+
+	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
+	"github.com/vektah/gqlparser/v2/gqlerror"
+)
+
+// keycard serves GraphQL over HTTP itself rather than with gqlgen's stock
+// transports: those echo an undecodable request body (passwords included)
+// back in the error message, and cannot answer 503 for UNAVAILABLE.
+
+const (
+	contentTypeJSON            = "application/json"
+	contentTypeGraphQLResponse = "application/graphql-response+json"
+)
+
+// postTransport is GraphQL over HTTP POST with a JSON body.
+type postTransport struct{}
+
+func (postTransport) Supports(r *http.Request) bool {
+	if r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" {
+		return false
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	return err == nil && mediaType == contentTypeJSON
+}
+
+func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	body, err := io.ReadAll(r.Body)
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			writeRequestError(w, r, http.StatusRequestEntityTooLarge, "request body is too large")
+			return
+		}
+		writeRequestError(w, r, http.StatusBadRequest, "could not read request body")
+		return
+	}
+	var params graphql.RawParams
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.UseNumber()
+	if err := dec.Decode(&params); err != nil || dec.More() {
+		writeRequestError(w, r, http.StatusBadRequest, "request body must be a JSON object with query, variables and operationName")
+		return
+	}
+	params.Headers = r.Header
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, &params, false)
+}
+
+// getTransport is GraphQL over HTTP GET: queries only, as urql sends them.
+type getTransport struct{}
+
+func (getTransport) Supports(r *http.Request) bool {
+	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
+}
+
+func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+	start := graphql.Now()
+	query, err := url.ParseQuery(r.URL.RawQuery)
+	if err != nil {
+		writeRequestError(w, r, http.StatusBadRequest, "malformed query string")
+		return
+	}
+	params := graphql.RawParams{
+		Query:         query.Get("query"),
+		OperationName: query.Get("operationName"),
+		Headers:       r.Header,
+	}
+	for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
+		if raw := query.Get(name); raw != "" {
+			dec := json.NewDecoder(strings.NewReader(raw))
+			dec.UseNumber()
+			if err := dec.Decode(dst); err != nil {
+				writeRequestError(w, r, http.StatusBadRequest, name+" must be a JSON object")
+				return
+			}
+		}
+	}
+	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+	execute(w, r, exec, &params, true)
+}
+
+// unsupportedTransport answers every request the others do not take.
+type unsupportedTransport struct{}
+
+func (unsupportedTransport) Supports(*http.Request) bool { return true }
+
+func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql.GraphExecutor) {
+	if r.Method == http.MethodPost {
+		// Only JSON: form and multipart bodies are what a cross-site HTML
+		// form can send without a CORS preflight.
+		writeRequestError(w, r, http.StatusUnsupportedMediaType, "POST requests must have Content-Type: application/json")
+		return
+	}
+	w.Header().Set("Allow", "GET, POST")
+	writeRequestError(w, r, http.StatusMethodNotAllowed, "use GET for queries or POST for queries and mutations")
+}
+
+func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool) {
+	ctx := r.Context()
+	opCtx, errs := exec.CreateOperationContext(ctx, params)
+	if errs != nil {
+		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+		writeResponse(w, r, http.StatusBadRequest, resp)
+		return
+	}
+	if queryOnly {
+		op := opCtx.Doc.Operations.ForName(opCtx.OperationName)
+		if op == nil || op.Operation != ast.Query {
+			// GraphQL over HTTP: a mutation over GET is refused, so a link
+			// or an <img> cannot change state.
+			w.Header().Set("Allow", "POST")
+			writeRequestError(w, r, http.StatusMethodNotAllowed, "mutations must be sent with POST")
+			return
+		}
+	}
+	responses, ctx := exec.DispatchOperation(ctx, opCtx)
+	resp := responses(ctx)
+	writeResponse(w, r, statusFor(resp), resp)
+}
+
+// statusFor is 200 for any executed operation, except that a dependency
+// outage answers 503 so load balancers and clients know to retry.
+func statusFor(resp *graphql.Response) int {
+	for _, e := range resp.Errors {
+		if e.Extensions["code"] == CodeUnavailable {
+			return http.StatusServiceUnavailable
+		}
+	}
+	return http.StatusOK
+}
+
+func writeRequestError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	writeResponse(w, r, status, &graphql.Response{Errors: gqlerror.List{{
+		Message:    message,
+		Extensions: map[string]any{"code": CodeBadRequest},
+	}}})
+}
+
+func writeResponse(w http.ResponseWriter, r *http.Request, status int, resp *graphql.Response) {
+	body, err := json.Marshal(resp)
+	if err != nil {
+		status = http.StatusInternalServerError
+		body = []byte(`{"errors":[{"message":"internal server error","extensions":{"code":"INTERNAL_SERVER_ERROR"}}]}`)
+	}
+	h := w.Header()
+	h.Set("Content-Type", responseContentType(r)+"; charset=utf-8")
+	// Responses carry tokens; no cache may keep them.
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// responseContentType honours a client that asks for the GraphQL response
+// media type first, and otherwise answers application/json, which every
+// client understands.
+func responseContentType(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ",") {
+		mediaType, _, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		switch mediaType {
+		case contentTypeGraphQLResponse:
+			return contentTypeGraphQLResponse
+		case contentTypeJSON, "*/*", "application/*":
+			return contentTypeJSON
+		}
+	}
+	return contentTypeJSON
+}

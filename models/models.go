@@ -1,0 +1,97 @@
+// Package models holds keycard's database rows as GORM models. It knows
+// nothing of the domain; the store package converts between the two. The
+// schema itself is owned by the SQL migrations, never by AutoMigrate.
+package models
+
+import (
+	"database/sql/driver"
+	"errors"
+	"strings"
+	"time"
+)
+
+// User is a row of users.
+type User struct {
+	ID string `gorm:"primaryKey;size:36"`
+	// Username is as the user typed it; UsernameKey is its lower-case form
+	// that carries the unique index, so uniqueness ignores case on every
+	// database whatever its collation.
+	Username     string `gorm:"size:32;not null"`
+	UsernameKey  string `gorm:"size:32;not null;uniqueIndex"`
+	Email        *string
+	EmailKey     *string `gorm:"uniqueIndex"`
+	PasswordHash string  `gorm:"not null"`
+	Roles        Roles   `gorm:"not null"`
+	CreatedAt    time.Time
+	UpdatedAt    time.Time
+}
+
+// Session is a row of sessions: one per sign-in.
+type Session struct {
+	ID         string `gorm:"primaryKey;size:36"`
+	UserID     string `gorm:"size:36;not null;index"`
+	Generation int64  `gorm:"not null"`
+	CreatedAt  time.Time
+	LastUsedAt time.Time
+	ExpiresAt  time.Time `gorm:"index"`
+	RotatedAt  time.Time
+	RevokedAt  *time.Time
+	UserAgent  string `gorm:"size:512;not null"`
+	IP         string `gorm:"size:64;not null"`
+}
+
+// RefreshToken is a row of refresh_tokens: the SHA-256 of every refresh
+// token a session has issued, current and rotated, so that reuse of any
+// earlier token of the chain is recognised.
+type RefreshToken struct {
+	TokenHash  []byte `gorm:"primaryKey"`
+	SessionID  string `gorm:"size:36;not null;index"`
+	Generation int64  `gorm:"not null"`
+	CreatedAt  time.Time
+}
+
+// Revocation is a row of revocations, an append-only log: its ids give
+// every process a cursor to sync from.
+type Revocation struct {
+	ID        int64  `gorm:"primaryKey;autoIncrement"`
+	Kind      string `gorm:"size:16;not null"`
+	Subject   string `gorm:"size:36;not null"`
+	UserID    string `gorm:"size:36;not null"`
+	RevokedAt time.Time
+	ExpiresAt time.Time `gorm:"index"`
+}
+
+// Setting is a row of settings: keycard's own key/value state, such as the
+// development signing secret.
+type Setting struct {
+	Name  string `gorm:"primaryKey;size:64"`
+	Value string `gorm:"not null"`
+}
+
+// Roles is stored as a space-separated list: role names are short tokens
+// and always read together with the user.
+type Roles []string
+
+// Value implements driver.Valuer.
+func (r Roles) Value() (driver.Value, error) {
+	return strings.Join(r, " "), nil
+}
+
+// Scan implements sql.Scanner.
+func (r *Roles) Scan(src any) error {
+	var s string
+	switch v := src.(type) {
+	case string:
+		s = v
+	case []byte:
+		s = string(v)
+	case nil:
+	default:
+		return errors.New("roles: unsupported column type")
+	}
+	*r = strings.Fields(s)
+	if *r == nil {
+		*r = Roles{}
+	}
+	return nil
+}

@@ -1,0 +1,228 @@
+// Command keycard is a GraphQL authentication API: register, login, refresh,
+// logout and "who am I", with short-lived signed access tokens and rotating
+// refresh tokens. Run it with no arguments to serve; see --help.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keycard/keycard/app"
+	"github.com/keycard/keycard/config"
+	"github.com/keycard/keycard/store"
+)
+
+// version is set at build time with -ldflags "-X main.version=…"; otherwise
+// the module version or VCS revision is reported.
+var version = ""
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	cmd := "serve"
+	if len(args) > 0 {
+		cmd, args = args[0], args[1:]
+	}
+	switch cmd {
+	case "serve":
+		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error { return serve(cfg, log) })
+	case "migrate":
+		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+			return migrate(cfg, args, stdout)
+		})
+	case "version", "--version", "-version":
+		fmt.Fprintln(stdout, "keycard", buildVersion())
+		return 0
+	case "help", "--help", "-help", "-h":
+		usage(stdout)
+		return 0
+	default:
+		fmt.Fprintf(stderr, "keycard: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+}
+
+func usage(w io.Writer) {
+	fmt.Fprint(w, `keycard: a GraphQL authentication API.
+
+Usage:
+  keycard [serve]                  start the server (the default)
+  keycard migrate status|up|down   show, apply, or revert one database migration
+  keycard version                  print the version
+  keycard help                     this text
+
+Configuration is read from the environment:
+`)
+	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
+	for _, v := range config.Vars() {
+		def := v.Default
+		if def == "" {
+			def = "-"
+		}
+		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Help)
+	}
+	tw.Flush()
+}
+
+func buildVersion() string {
+	if version != "" {
+		return version
+	}
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return "unknown"
+	}
+	if info.Main.Version != "" && info.Main.Version != "(devel)" {
+		return info.Main.Version
+	}
+	for _, s := range info.Settings {
+		if s.Key == "vcs.revision" {
+			return "devel-" + s.Value
+		}
+	}
+	return "devel"
+}
+
+// withConfig loads the configuration and a logger, runs fn, and turns its
+// error into an exit status with a message a person can act on.
+func withConfig(getenv func(string) string, stderr io.Writer, fn func(config.Config, *slog.Logger) error) int {
+	cfg, err := config.Load(getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "keycard: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	if err := fn(cfg, log); err != nil {
+		fmt.Fprintf(stderr, "keycard: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// serve runs the HTTP server until SIGINT or SIGTERM, then lets in-flight
+// requests finish before closing the database.
+func serve(cfg config.Config, log *slog.Logger) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
+	keycard, err := app.New(startCtx, cfg, app.Options{Logger: log})
+	cancel()
+	if err != nil {
+		return err
+	}
+	defer keycard.Close()
+
+	listener, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{
+		Handler:           keycard.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      60 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(listener) }()
+	log.Info("keycard listening", "addr", listener.Addr().String(), "mode", cfg.Mode, "database", store.Redact(cfg.DatabaseURL), "version", buildVersion())
+
+	select {
+	case err := <-served:
+		return err
+	case <-ctx.Done():
+	}
+	log.Info("shutting down; waiting for in-flight requests", "timeout", cfg.ShutdownTimeout)
+	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	log.Info("stopped")
+	return nil
+}
+
+// migrate runs `keycard migrate status|up|down`.
+func migrate(cfg config.Config, args []string, stdout io.Writer) error {
+	if len(args) != 1 {
+		return errors.New("usage: keycard migrate status|up|down")
+	}
+	ctx := context.Background()
+	db, err := store.Open(ctx, cfg.DatabaseURL, time.Now)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	migrator, err := db.Migrator(nil)
+	if err != nil {
+		return err
+	}
+	switch args[0] {
+	case "status":
+		statuses, err := migrator.Status(ctx)
+		if err != nil {
+			return err
+		}
+		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
+		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
+		for _, s := range statuses {
+			applied := "-"
+			if !s.AppliedAt.IsZero() {
+				applied = s.AppliedAt.UTC().Format(time.RFC3339)
+			}
+			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
+		}
+		return tw.Flush()
+	case "up":
+		results, err := migrator.Up(ctx)
+		if err != nil {
+			return err
+		}
+		if len(results) == 0 {
+			fmt.Fprintln(stdout, "no pending migrations")
+		}
+		for _, r := range results {
+			fmt.Fprintf(stdout, "applied %d %s (%s)\n", r.Source.Version, r.Source.Path, r.Duration.Round(time.Millisecond))
+		}
+		return nil
+	case "down":
+		r, err := migrator.Down(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "reverted %d %s (%s)\n", r.Source.Version, r.Source.Path, r.Duration.Round(time.Millisecond))
+		return nil
+	default:
+		return fmt.Errorf("unknown migrate command %q: use status, up or down", args[0])
+	}
+}
