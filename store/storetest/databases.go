@@ -1,0 +1,112 @@
+// Package storetest provides what keycard's tests need from real databases:
+// a fresh database per test on every dialect, and the storage contract suite
+// that every dialect must pass unchanged (as ory/kratos runs its persister
+// suite on each database). It is imported only by tests.
+package storetest
+
+import (
+	"context"
+	"crypto/rand"
+	"database/sql"
+	"encoding/hex"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/go-sql-driver/mysql"
+)
+
+// MySQLEnv names the variable holding a MySQL/MariaDB server URL for tests,
+// e.g. mysql://root@127.0.0.1:3306/test. Each test gets its own database on
+// that server, dropped afterwards.
+const MySQLEnv = "KEYCARD_TEST_MYSQL_URL"
+
+// Database is one dialect to run a test against.
+type Database struct {
+	// Name is the subtest name: "sqlite" or "mysql".
+	Name string
+	// URL returns the URL of a fresh, empty database for t.
+	URL func(t testing.TB) string
+}
+
+// Databases lists the dialects to test: SQLite always; MySQL when MySQLEnv
+// is set. Under CI (CI=true) a missing MySQLEnv fails the test instead of
+// skipping it, so the MySQL half can never silently drop out.
+func Databases(t testing.TB) []Database {
+	t.Helper()
+	dbs := []Database{{Name: "sqlite", URL: SQLiteURL}}
+	if os.Getenv(MySQLEnv) != "" {
+		dbs = append(dbs, Database{Name: "mysql", URL: MySQLURL})
+	} else if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not set: CI must run the MySQL/MariaDB tests", MySQLEnv)
+	}
+	return dbs
+}
+
+// Each runs fn as one subtest per database.
+func Each(t *testing.T, fn func(t *testing.T, db Database)) {
+	t.Helper()
+	for _, db := range Databases(t) {
+		t.Run(db.Name, func(t *testing.T) { fn(t, db) })
+	}
+}
+
+// SQLiteURL returns a fresh SQLite database file in the test's temp dir.
+func SQLiteURL(t testing.TB) string {
+	return "sqlite:" + filepath.Join(t.TempDir(), "keycard.db")
+}
+
+// MySQLURL creates a fresh database on the MySQL server of MySQLEnv and
+// drops it when the test ends.
+func MySQLURL(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv(MySQLEnv)
+	if base == "" {
+		t.Fatalf("%s is not set", MySQLEnv)
+	}
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("%s: %v", MySQLEnv, err)
+	}
+	var suffix [6]byte
+	_, _ = rand.Read(suffix[:])
+	name := "keycard_test_" + hex.EncodeToString(suffix[:])
+	u.Path = "/" + name
+
+	cfg := mysql.NewConfig()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.User != nil {
+		cfg.User = u.User.Username()
+		cfg.Passwd, _ = u.User.Password()
+	}
+	server, err := sql.Open("mysql", cfg.FormatDSN())
+	if err != nil {
+		t.Fatalf("open MySQL server: %v", err)
+	}
+	if err := server.PingContext(context.Background()); err != nil {
+		server.Close()
+		t.Fatalf("MySQL server of %s is not reachable: %v", MySQLEnv, err)
+	}
+	t.Cleanup(func() {
+		defer server.Close()
+		if _, err := server.Exec("DROP DATABASE IF EXISTS `" + name + "`"); err != nil {
+			t.Errorf("drop test database %s: %v", name, err)
+		}
+	})
+	return u.String()
+}
+
+// Dialect returns the dialect name of a database URL.
+func Dialect(rawURL string) string {
+	if strings.HasPrefix(rawURL, "mysql:") {
+		return "mysql"
+	}
+	return "sqlite"
+}
+
+// Describe is a short label for failure messages.
+func Describe(db Database) string { return fmt.Sprintf("%s database", db.Name) }
