@@ -473,3 +473,19 @@ func TestHealthAndReadiness(t *testing.T) {
 		}
 	})
 }
+
+func TestMissingOrMistypedVariablesAreBadUserInput(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *server) {
+		resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": "yvonne"}})
+		expectCode(t, resp, "BAD_USER_INPUT")
+		if resp.field() != "password" || resp.Status != http.StatusBadRequest {
+			t.Fatalf("missing password: status %d: %s", resp.Status, resp.Body)
+		}
+		resp = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": 42, "password": "password123"}})
+		expectCode(t, resp, "BAD_USER_INPUT")
+		if resp.field() != "username" {
+			t.Fatalf("mistyped username: %s", resp.Body)
+		}
+		expectCode(t, s.gql(t, "", registerMutation, nil), "BAD_USER_INPUT")
+	})
+}

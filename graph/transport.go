@@ -112,6 +112,7 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	ctx := r.Context()
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
+		markVariableErrors(errs)
 		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 		writeResponse(w, r, http.StatusBadRequest, resp)
 		return
@@ -129,6 +130,26 @@ func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor,
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
 	writeResponse(w, r, statusFor(resp), resp)
+}
+
+// markVariableErrors gives errors in the variables (a missing or mistyped
+// input field) the code BAD_USER_INPUT and the field name, as Apollo Server
+// does: they are bad input, not a bad document.
+func markVariableErrors(errs gqlerror.List) {
+	for _, e := range errs {
+		if len(e.Path) == 0 || e.Path[0] != ast.PathName("variable") {
+			continue
+		}
+		if e.Extensions == nil {
+			e.Extensions = map[string]any{}
+		}
+		e.Extensions["code"] = CodeBadUserInput
+		if len(e.Path) >= 3 {
+			if name, ok := e.Path[len(e.Path)-1].(ast.PathName); ok {
+				e.Extensions["field"] = string(name)
+			}
+		}
+	}
 }
 
 // statusFor is 200 for any executed operation, except that a dependency

@@ -1,0 +1,66 @@
+package config
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func env(vars map[string]string) func(string) string {
+	return func(name string) string { return vars[name] }
+}
+
+func TestDefaults(t *testing.T) {
+	cfg, err := Load(env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != ":8080" || cfg.DatabaseURL != "sqlite:keycard.db" || cfg.Mode != Development ||
+		cfg.AccessTTL != 15*time.Minute || cfg.RefreshTTL != 720*time.Hour ||
+		cfg.Issuer != "keycard" || cfg.Audience != "keycard" {
+		t.Fatalf("defaults: %+v", cfg)
+	}
+}
+
+func TestProductionRequiresSecret(t *testing.T) {
+	_, err := Load(env(map[string]string{"KEYCARD_ENV": "production"}))
+	if err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_SECRET is required") {
+		t.Fatalf("want a clear refusal, got %v", err)
+	}
+	_, err = Load(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}))
+	if err != nil {
+		t.Fatalf("a 32-byte secret must do: %v", err)
+	}
+}
+
+func TestShortSecretIsRefusedInEveryMode(t *testing.T) {
+	for _, mode := range []string{"development", "production"} {
+		_, err := Load(env(map[string]string{"KEYCARD_ENV": mode, "KEYCARD_JWT_SECRET": strings.Repeat("s", 31)}))
+		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
+			t.Fatalf("%s: want refusal of a 31-byte secret, got %v", mode, err)
+		}
+	}
+}
+
+func TestInvalidValuesAreReportedTogether(t *testing.T) {
+	_, err := Load(env(map[string]string{
+		"KEYCARD_ENV":        "staging",
+		"KEYCARD_ACCESS_TTL": "forever",
+		"KEYCARD_LOG_LEVEL":  "loud",
+	}))
+	if err == nil {
+		t.Fatal("invalid configuration accepted")
+	}
+	for _, want := range []string{"KEYCARD_ENV", "KEYCARD_ACCESS_TTL", "KEYCARD_LOG_LEVEL"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error does not mention %s: %v", want, err)
+		}
+	}
+}
+
+func TestRefreshMustOutliveAccess(t *testing.T) {
+	_, err := Load(env(map[string]string{"KEYCARD_ACCESS_TTL": "2h", "KEYCARD_REFRESH_TTL": "1h"}))
+	if err == nil {
+		t.Fatal("refresh TTL shorter than access TTL accepted")
+	}
+}
