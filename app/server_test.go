@@ -50,7 +50,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // server is keycard over a real database behind a real HTTP listener.
 type server struct {
-	t      *testing.T
+	t      testing.TB
 	dbURL  string
 	env    map[string]string
 	clock  *clock
@@ -68,7 +68,7 @@ func withEnv(name, value string) serverOption {
 
 // startServer starts keycard on dbURL. Every response it sends is checked
 // at the end of the test for leaked internals (hashes, SQL, stacks).
-func startServer(t *testing.T, dbURL string, opts ...serverOption) *server {
+func startServer(t testing.TB, dbURL string, opts ...serverOption) *server {
 	t.Helper()
 	env := map[string]string{
 		"KEYCARD_DATABASE_URL": dbURL,
@@ -123,7 +123,7 @@ func (s *server) restart() {
 var leaked = regexp.MustCompile(`(?i)\$argon2id\$|password_hash|\bselect\b.+\bfrom\b|\binsert into\b|duplicate entry|unique constraint|sqlite|mysql|goroutine \d+|\.go:\d+|runtime/debug`)
 
 // leakCheck records every response body and fails the test if one leaks.
-func leakCheck(t *testing.T, next http.Handler) http.Handler {
+func leakCheck(t testing.TB, next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		rec := &bodyRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
@@ -181,7 +181,7 @@ func (r *response) field() string {
 }
 
 // into decodes data[name] into v.
-func (r *response) into(t *testing.T, name string, v any) {
+func (r *response) into(t testing.TB, name string, v any) {
 	t.Helper()
 	raw, ok := r.Data[name]
 	if !ok || string(raw) == "null" {
@@ -201,12 +201,12 @@ type request struct {
 }
 
 // gql posts a GraphQL request with an optional bearer token.
-func (s *server) gql(t *testing.T, token, query string, vars map[string]any) *response {
+func (s *server) gql(t testing.TB, token, query string, vars map[string]any) *response {
 	t.Helper()
 	return s.do(t, request{Query: query, Variables: vars, token: token})
 }
 
-func (s *server) do(t *testing.T, req request) *response {
+func (s *server) do(t testing.TB, req request) *response {
 	t.Helper()
 	body, err := json.Marshal(req)
 	if err != nil {
@@ -226,7 +226,7 @@ func (s *server) do(t *testing.T, req request) *response {
 	return s.send(t, httpReq)
 }
 
-func (s *server) send(t *testing.T, httpReq *http.Request) *response {
+func (s *server) send(t testing.TB, httpReq *http.Request) *response {
 	t.Helper()
 	resp, err := s.http.Client().Do(httpReq)
 	if err != nil {
@@ -247,7 +247,7 @@ func (s *server) send(t *testing.T, httpReq *http.Request) *response {
 }
 
 // get sends a GraphQL query over GET.
-func (s *server) get(t *testing.T, token, query string, vars map[string]any) *response {
+func (s *server) get(t testing.TB, token, query string, vars map[string]any) *response {
 	t.Helper()
 	q := url.Values{"query": {query}}
 	if vars != nil {
@@ -303,7 +303,7 @@ func (p authPayload) refresh() string {
 }
 
 // register signs a new user up and fails the test if that fails.
-func (s *server) register(t *testing.T, username, password string) authPayload {
+func (s *server) register(t testing.TB, username, password string) authPayload {
 	t.Helper()
 	resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": username, "password": password}})
 	if len(resp.Errors) > 0 {
@@ -314,7 +314,7 @@ func (s *server) register(t *testing.T, username, password string) authPayload {
 	return p
 }
 
-func (s *server) login(t *testing.T, username, password string) authPayload {
+func (s *server) login(t testing.TB, username, password string) authPayload {
 	t.Helper()
 	resp := s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": username, "password": password}})
 	if len(resp.Errors) > 0 {
@@ -325,18 +325,18 @@ func (s *server) login(t *testing.T, username, password string) authPayload {
 	return p
 }
 
-func (s *server) refresh(t *testing.T, refreshToken string) *response {
+func (s *server) refresh(t testing.TB, refreshToken string) *response {
 	t.Helper()
 	return s.gql(t, "", refreshMutation, map[string]any{"token": refreshToken})
 }
 
-func (s *server) me(t *testing.T, token string) *response {
+func (s *server) me(t testing.TB, token string) *response {
 	t.Helper()
 	return s.gql(t, token, meQuery, nil)
 }
 
 // expectCode fails unless resp carries exactly one error with code.
-func expectCode(t *testing.T, resp *response, code string) {
+func expectCode(t testing.TB, resp *response, code string) {
 	t.Helper()
 	if len(resp.Errors) != 1 || resp.code() != code {
 		t.Fatalf("want one %s error, got status %d: %s", code, resp.Status, resp.Body)
@@ -344,7 +344,7 @@ func expectCode(t *testing.T, resp *response, code string) {
 }
 
 // expectOK fails if resp carries errors.
-func expectOK(t *testing.T, resp *response) {
+func expectOK(t testing.TB, resp *response) {
 	t.Helper()
 	if resp.Status != http.StatusOK || len(resp.Errors) > 0 {
 		t.Fatalf("want success, got status %d: %s", resp.Status, resp.Body)

@@ -9,9 +9,9 @@ import (
 	"strings"
 	"syscall"
 
-	gosqlite "github.com/glebarez/go-sqlite"
 	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
+	"modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keycard/keycard/auth"
@@ -57,10 +57,12 @@ func translate(err error) error {
 func uniqueViolation(err error) error {
 	var msg string
 	var myErr *mysql.MySQLError
-	var liteErr *gosqlite.Error
+	var liteErr *sqlite.Error
 	switch {
 	case errors.As(err, &myErr) && myErr.Number == mysqlDuplicateEntry:
-		msg = myErr.Message
+		// The message quotes the conflicting value, which the user chose
+		// (a username "email_key"); only the key name after it is ours.
+		msg = myErr.Message[strings.LastIndex(myErr.Message, " for key ")+1:]
 	case errors.As(err, &liteErr) && (liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_UNIQUE || liteErr.Code() == sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY):
 		msg = liteErr.Error()
 	default:
@@ -101,7 +103,7 @@ func unavailable(err error) bool {
 			return true
 		}
 	}
-	var liteErr *gosqlite.Error
+	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
 		switch liteErr.Code() & 0xff {
 		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_FULL, sqlite3.SQLITE_CANTOPEN:
@@ -117,7 +119,7 @@ func retryable(err error) bool {
 	if errors.As(err, &myErr) {
 		return myErr.Number == mysqlDeadlock || myErr.Number == mysqlTiDBWriteConflict
 	}
-	var liteErr *gosqlite.Error
+	var liteErr *sqlite.Error
 	if errors.As(err, &liteErr) {
 		return liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 	}

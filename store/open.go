@@ -12,10 +12,10 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"runtime"
 	"strings"
 	"time"
 
-	"github.com/glebarez/sqlite"
 	"github.com/go-sql-driver/mysql"
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
@@ -24,10 +24,14 @@ import (
 	"github.com/keycard/keycard/migrations"
 )
 
-// DB is an open database with its dialect.
+// DB is an open database with its dialect. Writes and transactions go to
+// Gorm/SQL; reads outside transactions may go to Reader/ReadSQL, which is
+// the same pool except on a SQLite file.
 type DB struct {
 	Gorm    *gorm.DB
 	SQL     *sql.DB
+	Reader  *gorm.DB
+	ReadSQL *sql.DB
 	Dialect migrations.Dialect
 	// Name is the URL with any password removed, safe to log.
 	Name string
@@ -63,13 +67,9 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	}
 	memory := path == ":memory:"
 	params := url.Values{}
-	for _, p := range []string{
-		// Wait for another process's write lock instead of failing.
-		"busy_timeout(10000)",
-		"foreign_keys(1)",
-	} {
-		params.Add("_pragma", p)
-	}
+	// Wait for another process's write lock instead of failing.
+	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "foreign_keys(1)")
 	if !memory {
 		// WAL lets readers proceed during a write; NORMAL sync is durable
 		// against process crashes, the usual pairing with WAL.
@@ -81,26 +81,49 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	params.Set("_txlock", "immediate")
 	params.Set("_time_format", "sqlite")
 	cfg.PrepareStmt = true
-	gdb, err := gorm.Open(sqlite.Open(path+"?"+params.Encode()), cfg)
+	writer, writerSQL, err := openSQLitePool(path+"?"+params.Encode(), cfg, 1)
 	if err != nil {
 		return nil, err
+	}
+	db := &DB{Gorm: writer, SQL: writerSQL, Reader: writer, ReadSQL: writerSQL, Dialect: migrations.SQLite, Name: name}
+	if memory {
+		// An in-memory database exists only on the connection that made
+		// it: one connection does everything.
+		return db, nil
+	}
+	// Readers get their own pool: with WAL they run in parallel with each
+	// other and with the single writer, which keeps SQLITE_BUSY out of
+	// this process entirely.
+	readParams := url.Values{}
+	readParams.Add("_pragma", "busy_timeout(10000)")
+	readParams.Add("_pragma", "query_only(1)")
+	readParams.Set("_time_format", "sqlite")
+	db.Reader, db.ReadSQL, err = openSQLitePool(path+"?"+readParams.Encode(), cfg, max(2, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		writerSQL.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+func openSQLitePool(dsn string, cfg *gorm.Config, conns int) (*gorm.DB, *sql.DB, error) {
+	gdb, err := gorm.Open(sqliteDialector{dsn: dsn}, cfg)
+	if err != nil {
+		return nil, nil, err
 	}
 	sqlDB, err := gdb.DB()
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	// One connection: SQLite has one writer anyway, and a single
-	// connection never meets SQLITE_BUSY inside this process; an
-	// in-memory database also exists only on the connection that made it.
-	sqlDB.SetMaxOpenConns(1)
-	sqlDB.SetMaxIdleConns(1)
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
 	sqlDB.SetConnMaxLifetime(0)
 	sqlDB.SetConnMaxIdleTime(0)
 	if err := sqlDB.Ping(); err != nil {
 		sqlDB.Close()
-		return nil, err
+		return nil, nil, err
 	}
-	return &DB{Gorm: gdb, SQL: sqlDB, Dialect: migrations.SQLite, Name: name}, nil
+	return gdb, sqlDB, nil
 }
 
 // mysqlConfig turns a mysql:// URL into a driver config with the settings
@@ -172,7 +195,7 @@ func openMySQL(ctx context.Context, rawURL string, gcfg *gorm.Config) (*DB, erro
 	sqlDB.SetMaxIdleConns(64)
 	sqlDB.SetConnMaxLifetime(30 * time.Minute)
 	sqlDB.SetConnMaxIdleTime(5 * time.Minute)
-	return &DB{Gorm: gdb, SQL: sqlDB, Dialect: migrations.MySQL, Name: Redact(rawURL)}, nil
+	return &DB{Gorm: gdb, SQL: sqlDB, Reader: gdb, ReadSQL: sqlDB, Dialect: migrations.MySQL, Name: Redact(rawURL)}, nil
 }
 
 // createMySQLDatabase makes `go run .` against a fresh server work without a
@@ -213,5 +236,11 @@ func (db *DB) Migrator(log *slog.Logger) (*migrations.Migrator, error) {
 	return migrations.New(db.SQL, db.Dialect, log)
 }
 
-// Close closes the connection pool.
-func (db *DB) Close() error { return db.SQL.Close() }
+// Close closes the connection pools.
+func (db *DB) Close() error {
+	err := db.SQL.Close()
+	if db.ReadSQL != db.SQL {
+		err = errors.Join(err, db.ReadSQL.Close())
+	}
+	return err
+}

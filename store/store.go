@@ -2,7 +2,9 @@ package store
 
 import (
 	"context"
+	"database/sql"
 	"errors"
+	"sync"
 	"time"
 
 	"gorm.io/gorm"
@@ -16,18 +18,47 @@ import (
 // Store implements auth.Store on a GORM connection or transaction.
 type Store struct {
 	db      *gorm.DB
+	reader  *gorm.DB
 	dialect migrations.Dialect
 	inTx    bool
+	hot     *hotQueries
 }
 
 var _ auth.Store = (*Store)(nil)
 
 // New returns a Store over db.
 func New(db *DB) *Store {
-	return &Store{db: db.Gorm, dialect: db.Dialect}
+	return &Store{db: db.Gorm, reader: db.Reader, dialect: db.Dialect, hot: &hotQueries{db: db.ReadSQL}}
 }
 
+// conn is for writes, and for reads inside a transaction.
 func (s *Store) conn(ctx context.Context) *gorm.DB { return s.db.WithContext(ctx) }
+
+// read is for reads outside a transaction: the read pool, which on SQLite
+// runs beside the writer.
+func (s *Store) read(ctx context.Context) *gorm.DB {
+	if s.inTx {
+		return s.db.WithContext(ctx)
+	}
+	return s.reader.WithContext(ctx)
+}
+
+// hotQueries are statements on the request hot path, prepared once and run
+// with database/sql directly: GORM's statement building would cost more
+// than the query itself on SQLite.
+type hotQueries struct {
+	db       *sql.DB
+	once     sync.Once
+	userByID *sql.Stmt
+	err      error
+}
+
+func (h *hotQueries) prepare(ctx context.Context) error {
+	h.once.Do(func() {
+		h.userByID, h.err = h.db.PrepareContext(ctx, "SELECT id, username, email, roles, created_at FROM users WHERE id = ?")
+	})
+	return h.err
+}
 
 // txAttempts bounds retries of a transaction that lost a deadlock or a
 // write conflict; each retry runs fn again from the start.
@@ -42,7 +73,7 @@ func (s *Store) Tx(ctx context.Context, fn func(tx auth.Store) error) error {
 	var err error
 	for attempt := 0; attempt < txAttempts; attempt++ {
 		err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(&Store{db: tx, dialect: s.dialect, inTx: true})
+			return fn(&Store{db: tx, reader: tx, dialect: s.dialect, inTx: true, hot: s.hot})
 		})
 		if !retryable(err) {
 			break
@@ -100,22 +131,31 @@ func (s *Store) CreateUser(ctx context.Context, u *auth.User, passwordHash strin
 // UserByUsername finds a user by canonical username.
 func (s *Store) UserByUsername(ctx context.Context, usernameKey string) (*auth.User, string, error) {
 	var row models.User
-	err := s.conn(ctx).Where("username_key = ?", usernameKey).Take(&row).Error
+	err := s.read(ctx).Where("username_key = ?", usernameKey).Take(&row).Error
 	if err != nil {
 		return nil, "", translate(err)
 	}
 	return userFromRow(&row), row.PasswordHash, nil
 }
 
-// UserByID finds a user by id.
+// UserByID finds a user by id. It answers every `me`.
 func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
 	var row models.User
-	err := s.conn(ctx).Omit("password_hash").Where("id = ?", id).Take(&row).Error
+	var err error
+	if s.inTx {
+		err = s.conn(ctx).Omit("password_hash").Where("id = ?", id).Take(&row).Error
+	} else if err = s.hot.prepare(ctx); err == nil {
+		err = s.hot.userByID.QueryRowContext(ctx, id).Scan(&row.ID, &row.Username, &row.Email, &row.Roles, &row.CreatedAt)
+	}
 	if err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return nil, auth.ErrNotFound
+		}
 		return nil, translate(err)
 	}
 	return userFromRow(&row), nil
 }
+
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, passwordHash string) error {
@@ -300,7 +340,7 @@ func (s *Store) AppendRevocation(ctx context.Context, r *auth.Revocation) error 
 // RevocationsAfter pages through the revocation list by id.
 func (s *Store) RevocationsAfter(ctx context.Context, afterID int64, now time.Time, limit int) ([]auth.Revocation, error) {
 	var rows []models.Revocation
-	err := s.conn(ctx).Where("id > ? AND expires_at > ?", afterID, now.UTC()).Order("id").Limit(limit).Find(&rows).Error
+	err := s.read(ctx).Where("id > ? AND expires_at > ?", afterID, now.UTC()).Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
 		return nil, translate(err)
 	}
@@ -314,7 +354,7 @@ func (s *Store) RevocationsAfter(ctx context.Context, afterID int64, now time.Ti
 // MaxRevocationID returns the highest revocation id.
 func (s *Store) MaxRevocationID(ctx context.Context) (int64, error) {
 	var maxID *int64
-	if err := s.conn(ctx).Model(&models.Revocation{}).Select("MAX(id)").Scan(&maxID).Error; err != nil {
+	if err := s.read(ctx).Model(&models.Revocation{}).Select("MAX(id)").Scan(&maxID).Error; err != nil {
 		return 0, translate(err)
 	}
 	if maxID == nil {
