@@ -156,7 +156,6 @@ func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
 	return userFromRow(&row), nil
 }
 
-
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, passwordHash string) error {
 	res := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).
