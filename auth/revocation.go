@@ -128,54 +128,64 @@ const syncBatch = 5000
 func (r *Revocations) Sync(ctx context.Context, store Store) error {
 	started := r.now()
 	if r.lastSync.Load() == 0 {
-		// First load: everything still in force. Ids below the maximum
-		// seen now that are missing belong to expired or deleted rows,
-		// not to transactions still in flight, except possibly the last
-		// few, which syncCursor keeps watching.
-		maxID, err := store.MaxRevocationID(ctx)
-		if err != nil {
+		if err := r.load(ctx, store, started); err != nil {
 			return err
 		}
-		if err := r.pull(ctx, store, 0, maxID, started); err != nil {
-			return err
-		}
-		r.cursor.startAt(maxID)
-	} else if err := r.pull(ctx, store, -1, 0, started); err != nil {
+	} else if err := r.pullNew(ctx, store, started); err != nil {
 		return err
 	}
 	r.lastSync.Store(started.UnixNano())
 	return nil
 }
 
-// pull reads entries after from (or after the cursor when from < 0), up to
-// upTo when upTo > 0.
-func (r *Revocations) pull(ctx context.Context, store Store, from, upTo int64, now time.Time) error {
-	after := from
-	if from < 0 {
-		after = r.cursor.from()
+// load reads every entry still in force, up to the highest id at the
+// start. Missing ids below it belong to expired or deleted rows, not to
+// transactions still in flight, except possibly the last few, which the
+// cursor keeps watching.
+func (r *Revocations) load(ctx context.Context, store Store, now time.Time) error {
+	maxID, err := store.MaxRevocationID(ctx)
+	if err != nil {
+		return err
 	}
+	after := int64(0)
+	for after < maxID {
+		batch, err := store.RevocationsAfter(ctx, after, now, syncBatch)
+		if err != nil {
+			return err
+		}
+		for _, rev := range batch {
+			if rev.ID > maxID {
+				break // committed during the load; the next sync reads it
+			}
+			r.Add(rev.Subject, rev.ExpiresAt)
+		}
+		if len(batch) < syncBatch {
+			break
+		}
+		after = batch[len(batch)-1].ID
+	}
+	r.cursor.startAt(maxID)
+	return nil
+}
+
+// pullNew reads entries after the cursor, including ids it still waits for.
+func (r *Revocations) pullNew(ctx context.Context, store Store, now time.Time) error {
+	after := r.cursor.from()
 	for {
 		batch, err := store.RevocationsAfter(ctx, after, now, syncBatch)
 		if err != nil {
 			return err
 		}
 		for _, rev := range batch {
-			if upTo > 0 && rev.ID > upTo {
-				break
-			}
 			r.Add(rev.Subject, rev.ExpiresAt)
-			if from < 0 {
-				r.cursor.observe(rev.ID, now)
-			}
-			after = rev.ID
+			r.cursor.observe(rev.ID, now)
 		}
-		if len(batch) < syncBatch || (upTo > 0 && after >= upTo) {
+		if len(batch) < syncBatch {
 			break
 		}
+		after = batch[len(batch)-1].ID
 	}
-	if from < 0 {
-		r.cursor.expire(now)
-	}
+	r.cursor.expire(now)
 	return nil
 }
 

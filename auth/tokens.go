@@ -181,7 +181,7 @@ func (t *Tokens) Issue(userID, sessionID string, roles []string) (string, *Claim
 // Verify checks signature and claims of raw and returns its claims. It does
 // not consult revocation; see Authenticator for the full check.
 func (t *Tokens) Verify(raw string) (*Claims, error) {
-	if len(raw) > MaxTokenBytes {
+	if len(raw) > MaxTokenBytes || !compactJWS(raw) {
 		return nil, ErrInvalidToken
 	}
 	claims := &Claims{}
@@ -195,6 +195,19 @@ func (t *Tokens) Verify(raw string) (*Claims, error) {
 		return nil, ErrInvalidToken
 	}
 	return claims, nil
+}
+
+// compactJWS admits only the characters of a compact JWS: base64url and the
+// two dots. Go's base64 decoder skips CR and LF even in strict mode, which
+// would give one token many spellings.
+func compactJWS(raw string) bool {
+	for i := 0; i < len(raw); i++ {
+		c := raw[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '-' || c == '_' || c == '.') {
+			return false
+		}
+	}
+	return true
 }
 
 // keyFor picks the verification key from the header. It reads only typ, crit
