@@ -35,6 +35,8 @@ func BenchmarkTypename(b *testing.B) {
 func benchGraphQL(b *testing.B, s *server, body, token string) {
 	h := s.app.Handler()
 	b.ReportAllocs()
+	// Many requests in flight, as under real load: database waits overlap.
+	b.SetParallelism(16)
 	b.ResetTimer()
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {

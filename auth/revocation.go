@@ -30,6 +30,9 @@ type Revocations struct {
 	size     atomic.Int64
 
 	cursor syncCursor
+	// userChanged is told about UserChanged entries; the service sets it
+	// to drop cached users.
+	userChanged func(userID string)
 }
 
 type revocationShard struct {
@@ -73,6 +76,17 @@ func (r *Revocations) Add(subject string, expiresAt time.Time) {
 	if !existed {
 		r.size.Add(1)
 	}
+}
+
+// apply takes one synced entry into memory.
+func (r *Revocations) apply(rev Revocation) {
+	if rev.Kind == UserChanged {
+		if r.userChanged != nil {
+			r.userChanged(rev.Subject)
+		}
+		return
+	}
+	r.Add(rev.Subject, rev.ExpiresAt)
 }
 
 // Len is the number of entries held.
@@ -157,7 +171,7 @@ func (r *Revocations) load(ctx context.Context, store Store, now time.Time) erro
 			if rev.ID > maxID {
 				break // committed during the load; the next sync reads it
 			}
-			r.Add(rev.Subject, rev.ExpiresAt)
+			r.apply(rev)
 		}
 		if len(batch) < syncBatch {
 			break
@@ -177,7 +191,7 @@ func (r *Revocations) pullNew(ctx context.Context, store Store, now time.Time) e
 			return err
 		}
 		for _, rev := range batch {
-			r.Add(rev.Subject, rev.ExpiresAt)
+			r.apply(rev)
 			r.cursor.observe(rev.ID, now)
 		}
 		if len(batch) < syncBatch {

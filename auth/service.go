@@ -60,10 +60,18 @@ type Service struct {
 	passwords   *Passwords
 	tokens      *Tokens
 	revocations *Revocations
+	users       *users
 	opts        Options
 	now         func() time.Time
 	log         *slog.Logger
 }
+
+const (
+	// userCacheSize and userCacheMaxAge bound the `me` cache; changes made
+	// through keycard reach it within one revocation sync anyway.
+	userCacheSize   = 1 << 16
+	userCacheMaxAge = 10 * time.Minute
+)
 
 // NewService wires the domain together.
 func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *Revocations, opts Options) (*Service, error) {
@@ -76,8 +84,12 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Service{store: store, passwords: passwords, tokens: tokens, revocations: revocations,
-		opts: opts, now: opts.Now, log: opts.Logger}, nil
+	s := &Service{store: store, passwords: passwords, tokens: tokens, revocations: revocations,
+		users: newUsers(userCacheSize, userCacheMaxAge), opts: opts, now: opts.Now, log: opts.Logger}
+	if revocations != nil {
+		revocations.userChanged = s.users.invalidate
+	}
+	return s, nil
 }
 
 // Register creates an account and signs it in.
@@ -288,13 +300,23 @@ func (s *Service) Logout(ctx context.Context, c *Claims, scope LogoutScope) erro
 	return nil
 }
 
-// Me returns the user the access token was issued to.
+// Me returns the user the access token was issued to, from the user cache
+// or the store. The returned user is shared; callers must not modify it.
 func (s *Service) Me(ctx context.Context, c *Claims) (*User, error) {
+	now := s.now()
+	if user := s.users.get(c.UserID(), now); user != nil {
+		return user, nil
+	}
+	version := s.users.version()
 	user, err := s.store.UserByID(ctx, c.UserID())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotAuthenticated
 	}
-	return user, err
+	if err != nil {
+		return nil, err
+	}
+	s.users.put(user, now, version)
+	return user, nil
 }
 
 // Authenticate checks an Authorization header value: size, scheme,

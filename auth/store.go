@@ -40,6 +40,9 @@ const (
 	RevokedAccessToken RevocationKind = "access_token"
 	// RevokedSession voids every access token carrying the session id.
 	RevokedSession RevocationKind = "session"
+	// UserChanged is not a revocation but rides the same log: the user's
+	// row changed, so every process drops its cached copy.
+	UserChanged RevocationKind = "user"
 )
 
 // Revocation is one entry of the revocation list, kept until ExpiresAt, the

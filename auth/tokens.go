@@ -81,10 +81,15 @@ type TokenConfig struct {
 
 // Tokens issues and verifies access tokens.
 type Tokens struct {
-	cfg    TokenConfig
-	keys   map[string]SigningKey
-	parser *jwt.Parser
+	cfg      TokenConfig
+	keys     map[string]SigningKey
+	parser   *jwt.Parser
+	verified *verifiedTokens
 }
+
+// verifiedCacheSize bounds the verified-token cache: enough for every
+// token in use on a busy instance, a few MiB at most.
+const verifiedCacheSize = 1 << 14
 
 // NewTokens checks cfg and builds the issuer/verifier.
 func NewTokens(cfg TokenConfig) (*Tokens, error) {
@@ -107,7 +112,7 @@ func NewTokens(cfg TokenConfig) (*Tokens, error) {
 		}
 		keys[k.ID] = k
 	}
-	return &Tokens{cfg: cfg, keys: keys, parser: newParser(cfg)}, nil
+	return &Tokens{cfg: cfg, keys: keys, parser: newParser(cfg), verified: newVerifiedTokens(verifiedCacheSize)}, nil
 }
 
 // newParser holds every verification rule in one place; each option names
@@ -178,11 +183,23 @@ func (t *Tokens) Issue(userID, sessionID string, roles []string) (string, *Claim
 	return signed, claims, nil
 }
 
-// Verify checks signature and claims of raw and returns its claims. It does
-// not consult revocation; see Authenticator for the full check.
+// Verify checks signature and claims of raw and returns its claims, which
+// the caller must not modify: they may be shared with other requests
+// presenting the same token. It does not consult revocation; see
+// Service.Authenticate for the full check.
 func (t *Tokens) Verify(raw string) (*Claims, error) {
 	if len(raw) > MaxTokenBytes || !compactJWS(raw) {
 		return nil, ErrInvalidToken
+	}
+	if claims := t.verified.get(raw); claims != nil {
+		// These exact bytes passed every check before; only time has
+		// changed since. Same comparisons as golang-jwt's validator.
+		now := t.cfg.Now()
+		leeway := t.cfg.Leeway
+		if !now.Before(claims.ExpiresAt.Add(leeway)) || now.Before(claims.NotBefore.Add(-leeway)) || now.Before(claims.IssuedAt.Add(-leeway)) {
+			return nil, ErrInvalidToken
+		}
+		return claims, nil
 	}
 	claims := &Claims{}
 	token, err := t.parser.ParseWithClaims(raw, claims, t.keyFor)
@@ -190,10 +207,13 @@ func (t *Tokens) Verify(raw string) (*Claims, error) {
 		return nil, ErrInvalidToken.wrap(err)
 	}
 	// jti and sid key the revocation set; a token without them could never
-	// be revoked, so it is not accepted.
-	if claims.Subject == "" || claims.SessionID == "" || uuid.Validate(claims.ID) != nil || uuid.Validate(claims.SessionID) != nil {
+	// be revoked. nbf and iat are always issued and are rechecked from the
+	// cache, so a token without them is not ours.
+	if claims.Subject == "" || claims.NotBefore == nil || claims.IssuedAt == nil ||
+		uuid.Validate(claims.ID) != nil || uuid.Validate(claims.SessionID) != nil {
 		return nil, ErrInvalidToken
 	}
+	t.verified.put(raw, claims)
 	return claims, nil
 }
 
