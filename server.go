@@ -44,6 +44,10 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			return migrate(cfg, args, stdout)
 		})
+	case "users":
+		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+			return users(cfg, log, args, stdout)
+		})
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "keycard", buildVersion())
 		return 0
@@ -63,6 +67,10 @@ func usage(w io.Writer) {
 Usage:
   keycard [serve]                  start the server (the default)
   keycard migrate status|up|down   show, apply, or revert one database migration
+  keycard users grant-role USERNAME ROLE
+                                   give a user a role (e.g. the first admin)
+  keycard users revoke-role USERNAME ROLE
+                                   take a role away
   keycard version                  print the version
   keycard help                     this text
 
@@ -225,4 +233,32 @@ func migrate(cfg config.Config, args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown migrate command %q: use status, up or down", args[0])
 	}
+}
+
+// users runs `keycard users grant-role|revoke-role USERNAME ROLE` against
+// the configured database; a running server picks the change up within one
+// revocation sync.
+func users(cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
+	if len(args) != 3 || (args[0] != "grant-role" && args[0] != "revoke-role") {
+		return errors.New("usage: keycard users grant-role|revoke-role USERNAME ROLE")
+	}
+	ctx := context.Background()
+	keycard, err := app.New(ctx, cfg, app.Options{Logger: log, NoBackground: true})
+	if err != nil {
+		return err
+	}
+	defer keycard.Close()
+	change := keycard.Service().GrantRole
+	if args[0] == "revoke-role" {
+		change = keycard.Service().RevokeRole
+	}
+	user, err := change(ctx, args[1], args[2])
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "%s (%s) now has roles: %s\n", user.Username, user.ID, strings.Join(user.Roles, " "))
+	if args[0] == "grant-role" {
+		fmt.Fprintln(stdout, "The role is in the user's access tokens from their next login or refresh.")
+	}
+	return nil
 }

@@ -28,6 +28,12 @@ type Options struct {
 	Now func() time.Time
 	// PasswordParams overrides the argon2id cost (tests use a cheap one).
 	PasswordParams *auth.Argon2Params
+	// ObserveQueries, when set, is called with every statement keycard
+	// runs against the database (tests count them).
+	ObserveQueries func(ctx context.Context, statement string)
+	// NoBackground leaves the background work (revocation sync, audit
+	// writer, janitor) unstarted, for one-shot commands.
+	NoBackground bool
 }
 
 // App is a running keycard.
@@ -64,6 +70,9 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
+	if opts.ObserveQueries != nil {
+		db.Observe(opts.ObserveQueries)
+	}
 	a := &App{cfg: cfg, log: log, db: db, store: store.New(db)}
 	if err := a.init(ctx, opts); err != nil {
 		db.Close()
@@ -71,12 +80,20 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	bg, cancel := context.WithCancel(context.Background())
 	a.stopBackground = cancel
+	if !opts.NoBackground {
+		a.goBackground(func() { a.revocations.Run(bg, a.store, cfg.RevocationSyncInterval, log) })
+		a.goBackground(func() { a.service.RunBackground(bg) })
+		a.goBackground(func() { a.service.RunJanitor(bg, cfg.JanitorInterval, log) })
+	}
+	return a, nil
+}
+
+func (a *App) goBackground(fn func()) {
 	a.background.Add(1)
 	go func() {
 		defer a.background.Done()
-		a.revocations.Run(bg, a.store, cfg.RevocationSyncInterval, log)
+		fn()
 	}()
-	return a, nil
 }
 
 func (a *App) init(ctx context.Context, opts Options) error {
@@ -115,16 +132,18 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness)
-	if err := a.revocations.Sync(ctx, a.store); err != nil {
-		return fmt.Errorf("load revocations: %w", err)
-	}
 	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, auth.Options{
-		RefreshTTL: a.cfg.RefreshTTL,
-		Now:        opts.Now,
-		Logger:     a.log,
+		RefreshTTL:           a.cfg.RefreshTTL,
+		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
+		AuditRetention:       a.cfg.AuditRetention,
+		Now:                  opts.Now,
+		Logger:               a.log,
 	})
 	if err != nil {
 		return err
+	}
+	if err := a.revocations.Sync(ctx, a.store); err != nil {
+		return fmt.Errorf("load revocations: %w", err)
 	}
 	a.handler = a.routes()
 	return nil

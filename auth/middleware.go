@@ -19,7 +19,7 @@ type identity struct {
 // Authorization header passes as anonymous; one with a bad header is not
 // anonymous: operations that need a user get the token's error, so a client
 // learns its token is bad rather than being silently treated as signed out.
-func Middleware(authenticate func(header string) (*Claims, error)) func(http.Handler) http.Handler {
+func Middleware(authenticate func(ctx context.Context, header string) (*Claims, error)) func(http.Handler) http.Handler {
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			values := r.Header.Values("Authorization")
@@ -32,7 +32,7 @@ func Middleware(authenticate func(header string) (*Claims, error)) func(http.Han
 				// Two credentials are ambiguous; proxies may pick either.
 				id.err = ErrInvalidToken
 			} else {
-				id.claims, id.err = authenticate(values[0])
+				id.claims, id.err = authenticate(r.Context(), values[0])
 			}
 			next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), identityKey{}, &id)))
 		})

@@ -33,7 +33,7 @@ func TestMiddlewarePutsOutcomeInContext(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			calls := 0
-			counting := func(header string) (*Claims, error) {
+			counting := func(_ context.Context, header string) (*Claims, error) {
 				calls++
 				return authenticate(header)
 			}

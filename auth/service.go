@@ -11,7 +11,8 @@ import (
 	"github.com/google/uuid"
 )
 
-// Client describes where a request comes from; it is recorded on sessions.
+// Client describes where a request comes from; it is recorded on sessions
+// and audit events.
 type Client struct {
 	IP        string
 	UserAgent string
@@ -50,8 +51,10 @@ type Options struct {
 	// refresh token is still accepted (two tabs refreshing at once). Zero is
 	// strict: any reuse is treated as theft.
 	RefreshReuseInterval time.Duration
-	Now                  func() time.Time
-	Logger               *slog.Logger
+	// AuditRetention is how long audit events are kept (0: forever).
+	AuditRetention time.Duration
+	Now            func() time.Time
+	Logger         *slog.Logger
 }
 
 // Service is keycard's use cases; GraphQL and any other face call it.
@@ -61,9 +64,16 @@ type Service struct {
 	tokens      *Tokens
 	revocations *Revocations
 	users       *users
-	opts        Options
-	now         func() time.Time
-	log         *slog.Logger
+	// background carries audit events that must not be written on the
+	// request path.
+	background *eventQueue
+	// failures and revokedUse group repeated suspicious events so the log
+	// warns once per burst.
+	failures   *watch
+	revokedUse *watch
+	opts       Options
+	now        func() time.Time
+	log        *slog.Logger
 }
 
 const (
@@ -71,6 +81,11 @@ const (
 	// through keycard reach it within one revocation sync anyway.
 	userCacheSize   = 1 << 16
 	userCacheMaxAge = 10 * time.Minute
+	// failureWarnAt consecutive failed logins for one name or from one
+	// address within failureWindow are logged at WARN.
+	failureWarnAt = 5
+	failureWindow = 15 * time.Minute
+	watchSize     = 1 << 16
 )
 
 // NewService wires the domain together.
@@ -84,8 +99,19 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	s := &Service{store: store, passwords: passwords, tokens: tokens, revocations: revocations,
-		users: newUsers(userCacheSize, userCacheMaxAge), opts: opts, now: opts.Now, log: opts.Logger}
+	s := &Service{
+		store:       store,
+		passwords:   passwords,
+		tokens:      tokens,
+		revocations: revocations,
+		users:       newUsers(userCacheSize, userCacheMaxAge),
+		background:  newEventQueue(4096),
+		failures:    newWatch(failureWindow, watchSize),
+		revokedUse:  newWatch(time.Minute, watchSize),
+		opts:        opts,
+		now:         opts.Now,
+		log:         opts.Logger,
+	}
 	if revocations != nil {
 		revocations.userChanged = s.users.invalidate
 	}
@@ -100,30 +126,23 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 	if err := ValidatePassword(in.Password); err != nil {
 		return nil, err
 	}
-	var email *string
 	if in.Email != nil {
 		if _, err := NormalizeEmail(*in.Email); err != nil {
 			return nil, err
 		}
-		email = in.Email
 	}
 	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
 		return nil, err
 	}
-	user := &User{
-		ID:        newID(),
-		Username:  in.Username,
-		Email:     email,
-		Roles:     []string{},
-		CreatedAt: s.clock(),
-	}
+	now := s.clock()
+	user := &User{ID: newID(), Username: in.Username, Email: in.Email, Roles: []string{}, CreatedAt: now}
 	var grant *Grant
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.CreateUser(ctx, user, hash); err != nil {
 			return err
 		}
-		grant, err = s.startSession(ctx, tx, user, client)
+		grant, err = s.startSession(ctx, tx, user, client, EventRegister)
 		return err
 	})
 	if err != nil {
@@ -137,11 +156,11 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
 	key, ok := UsernameKey(username)
 	if !ok {
-		return nil, s.failLogin(ctx, password)
+		return nil, s.failLogin(ctx, username, "", password, client)
 	}
 	user, hash, err := s.store.UserByUsername(ctx, key)
 	if errors.Is(err, ErrNotFound) {
-		return nil, s.failLogin(ctx, password)
+		return nil, s.failLogin(ctx, username, "", password, client)
 	}
 	if err != nil {
 		return nil, err
@@ -151,19 +170,43 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 		return nil, err
 	}
 	if !match {
-		return nil, ErrInvalidCredentials
+		return nil, s.failLogin(ctx, username, user.ID, "", client)
 	}
 	if rehash {
 		s.upgradeHash(ctx, user.ID, password)
 	}
-	return s.startSession(ctx, s.store, user, client)
+	s.failures.reset("username:" + key)
+	var grant *Grant
+	err = s.store.Tx(ctx, func(tx Store) error {
+		grant, err = s.startSession(ctx, tx, user, client, EventLoginSucceeded)
+		return err
+	})
+	return grant, err
 }
 
-// failLogin spends a password verification so that a login for a user who
-// does not exist takes as long as one with a wrong password.
-func (s *Service) failLogin(ctx context.Context, password string) error {
-	if err := s.passwords.VerifyDummy(ctx, password); err != nil {
-		return err
+// failLogin records a failed login and returns the one error every failed
+// login gets. For a user that does not exist (userID empty) it first spends
+// a password verification, so that case takes as long as a wrong password.
+func (s *Service) failLogin(ctx context.Context, username, userID, password string, client Client) error {
+	if userID == "" {
+		if err := s.passwords.VerifyDummy(ctx, password); err != nil {
+			return err
+		}
+	}
+	now := s.clock()
+	e := newEvent(EventLoginFailed, userID, username, "", client, now)
+	if err := s.store.RecordEvent(ctx, e); err != nil {
+		s.log.WarnContext(ctx, "audit event not recorded", "kind", e.Kind, "err", err)
+	}
+	watched := map[string]string{"ip": client.IP}
+	if key, ok := UsernameKey(username); ok {
+		watched["username"] = key
+	}
+	for by, value := range watched {
+		if n := s.failures.hit(by+":"+value, now); n == failureWarnAt {
+			s.log.WarnContext(ctx, "repeated login failures", "by", by, "user_id", userID, "ip", client.IP,
+				"failures", n, "window", failureWindow)
+		}
 	}
 	return ErrInvalidCredentials
 }
@@ -180,7 +223,8 @@ func (s *Service) upgradeHash(ctx context.Context, userID, password string) {
 	}
 }
 
-func (s *Service) startSession(ctx context.Context, store Store, user *User, client Client) (*Grant, error) {
+// startSession opens a session for user in tx and records kind.
+func (s *Service) startSession(ctx context.Context, tx Store, user *User, client Client, kind EventKind) (*Grant, error) {
 	now := s.clock()
 	refresh, refreshHash, err := newRefreshToken()
 	if err != nil {
@@ -196,7 +240,10 @@ func (s *Service) startSession(ctx context.Context, store Store, user *User, cli
 		UserAgent:  clip(client.UserAgent, 512),
 		IP:         clip(client.IP, 64),
 	}
-	if err := store.CreateSession(ctx, sess, refreshHash); err != nil {
+	if err := tx.CreateSession(ctx, sess, refreshHash); err != nil {
+		return nil, err
+	}
+	if err := tx.RecordEvent(ctx, newEvent(kind, user.ID, user.Username, sess.ID, client, now)); err != nil {
 		return nil, err
 	}
 	return s.grant(user, sess, refresh)
@@ -225,6 +272,7 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 		refused error
 	)
 	err := s.store.Tx(ctx, func(tx Store) error {
+		grant, revoked, refused = nil, nil, nil
 		sess, generation, err := tx.SessionByRefreshHash(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
 			refused = ErrInvalidRefresh
@@ -242,12 +290,17 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 			if err != nil {
 				return err
 			}
+			e := newEvent(EventRefreshTokenReused, sess.UserID, "", sess.ID, client, now)
+			e.Detail = "session revoked"
+			if err := tx.RecordEvent(ctx, e); err != nil {
+				return err
+			}
 			s.log.WarnContext(ctx, "refresh token reuse detected; session revoked",
 				"user_id", sess.UserID, "session_id", sess.ID, "ip", client.IP)
 			refused = ErrInvalidRefresh
 			return nil
 		}
-		user, err := tx.UserByID(ctx, sess.UserID)
+		user, err := s.user(ctx, tx, sess.UserID)
 		if err != nil {
 			return err
 		}
@@ -262,6 +315,9 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 		sess.UserAgent = clip(client.UserAgent, 512)
 		sess.IP = clip(client.IP, 64)
 		if err := tx.AdvanceSession(ctx, sess, refreshHash); err != nil {
+			return err
+		}
+		if err := tx.RecordEvent(ctx, newEvent(EventRefresh, user.ID, user.Username, sess.ID, client, now)); err != nil {
 			return err
 		}
 		grant, err = s.grant(user, sess, refresh)
@@ -286,13 +342,31 @@ func (s *Service) withinReuseInterval(sess *Session, generation int64, now time.
 
 // Logout ends the caller's session, or all of the user's sessions. Every
 // access token of an ended session stops working at once.
-func (s *Service) Logout(ctx context.Context, c *Claims, scope LogoutScope) error {
+func (s *Service) Logout(ctx context.Context, c *Claims, scope LogoutScope, client Client) error {
 	var ids []string
+	detail := "all sessions"
 	if scope == LogoutCurrent {
 		ids = []string{c.SessionID}
+		detail = "current session"
 	}
+	return s.revokeSessions(ctx, c.UserID(), ids, EventLogout, c.SessionID, detail, client)
+}
+
+// revokeSessions revokes sessions of userID (all when ids is nil), records
+// kind, and puts the revocations into memory.
+func (s *Service) revokeSessions(ctx context.Context, userID string, ids []string, kind EventKind, sessionID, detail string, client Client) error {
 	now := s.clock()
-	revoked, err := s.store.RevokeSessions(ctx, c.UserID(), ids, now, now.Add(s.tokens.MaxLifetime()))
+	var revoked []Revocation
+	err := s.store.Tx(ctx, func(tx Store) error {
+		var err error
+		revoked, err = tx.RevokeSessions(ctx, userID, ids, now, now.Add(s.tokens.MaxLifetime()))
+		if err != nil {
+			return err
+		}
+		e := newEvent(kind, userID, "", sessionID, client, now)
+		e.Detail = detail
+		return tx.RecordEvent(ctx, e)
+	})
 	if err != nil {
 		return err
 	}
@@ -300,18 +374,25 @@ func (s *Service) Logout(ctx context.Context, c *Claims, scope LogoutScope) erro
 	return nil
 }
 
-// Me returns the user the access token was issued to, from the user cache
-// or the store. The returned user is shared; callers must not modify it.
+// Me returns the user the access token was issued to. The returned user is
+// shared; callers must not modify it.
 func (s *Service) Me(ctx context.Context, c *Claims) (*User, error) {
-	now := s.now()
-	if user := s.users.get(c.UserID(), now); user != nil {
-		return user, nil
-	}
-	version := s.users.version()
-	user, err := s.store.UserByID(ctx, c.UserID())
+	user, err := s.user(ctx, s.store, c.UserID())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotAuthenticated
 	}
+	return user, err
+}
+
+// user reads a user through the cache, from store on a miss (inside a
+// transaction, its store: the transaction may hold the only connection).
+func (s *Service) user(ctx context.Context, store Store, id string) (*User, error) {
+	now := s.now()
+	if user := s.users.get(id, now); user != nil {
+		return user, nil
+	}
+	version := s.users.version()
+	user, err := store.UserByID(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -321,7 +402,7 @@ func (s *Service) Me(ctx context.Context, c *Claims) (*User, error) {
 
 // Authenticate checks an Authorization header value: size, scheme,
 // signature and claims, then revocation, all without database I/O.
-func (s *Service) Authenticate(header string) (*Claims, error) {
+func (s *Service) Authenticate(ctx context.Context, header string) (*Claims, error) {
 	// Refused before any parsing, so an oversized header costs nothing.
 	if len(header) > MaxTokenBytes {
 		return nil, ErrInvalidToken
@@ -335,9 +416,30 @@ func (s *Service) Authenticate(header string) (*Claims, error) {
 		return nil, err
 	}
 	if err := s.revocations.Check(claims); err != nil {
+		if errors.Is(err, ErrTokenRevoked) {
+			s.revokedTokenUsed(ctx, claims)
+		}
 		return nil, err
 	}
 	return claims, nil
+}
+
+// revokedTokenUsed audits a revoked token presented again: once per token
+// per minute, written in the background so that replaying a revoked token
+// costs keycard no database write per request.
+func (s *Service) revokedTokenUsed(ctx context.Context, c *Claims) {
+	now := s.clock()
+	if s.revokedUse.hit(c.ID, now) > 1 {
+		return
+	}
+	client := ClientFrom(ctx)
+	s.log.WarnContext(ctx, "revoked access token used", "user_id", c.UserID(), "session_id", c.SessionID, "ip", client.IP)
+	s.background.push(newEvent(EventRevokedTokenUsed, c.UserID(), "", c.SessionID, client, now))
+}
+
+// RunBackground writes queued audit events until ctx ends.
+func (s *Service) RunBackground(ctx context.Context) {
+	s.background.run(ctx, s.store, s.log)
 }
 
 // remember puts committed revocations into memory so the very next request

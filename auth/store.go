@@ -90,5 +90,38 @@ type Store interface {
 	// MaxRevocationID is the highest entry ID so far (0 when empty).
 	MaxRevocationID(ctx context.Context) (int64, error)
 
+	// PasswordHash returns a user's stored hash.
+	PasswordHash(ctx context.Context, userID string) (string, error)
+	// SetRoles replaces a user's roles.
+	SetRoles(ctx context.Context, userID string, roles []string) error
+	// LiveSessions lists the user's sessions that are neither revoked nor
+	// expired at now, most recently used first.
+	LiveSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+
+	// RecordEvent appends an audit event.
+	RecordEvent(ctx context.Context, e *Event) error
+	// Events lists audit events matching f, newest first.
+	Events(ctx context.Context, f EventFilter) ([]*Event, error)
+
+	// Purge deletes rows that can no longer matter, in bounded batches,
+	// and reports how many went. Safe to run from several processes at
+	// once.
+	Purge(ctx context.Context, p Purge) (int64, error)
+
 	Ping(ctx context.Context) error
+}
+
+// Purge says what the janitor may delete: each cut-off is "strictly before".
+type Purge struct {
+	// Revocations whose ExpiresAt passed: every token they voided expired.
+	RevocationsExpiredBefore time.Time
+	// Sessions that expired, or were revoked long enough ago that nobody
+	// needs to see them.
+	SessionsExpiredBefore time.Time
+	SessionsRevokedBefore time.Time
+	// Refresh-token hashes older than the refresh lifetime: such a token
+	// is expired whatever its session.
+	RefreshTokensCreatedBefore time.Time
+	// Audit events past retention (zero time: keep all).
+	EventsCreatedBefore time.Time
 }

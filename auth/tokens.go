@@ -201,6 +201,16 @@ func (t *Tokens) Verify(raw string) (*Claims, error) {
 		}
 		return claims, nil
 	}
+	claims, err := t.parse(raw)
+	if err != nil {
+		return nil, err
+	}
+	t.verified.put(raw, claims)
+	return claims, nil
+}
+
+// parse runs the full verification of raw with golang-jwt.
+func (t *Tokens) parse(raw string) (*Claims, error) {
 	claims := &Claims{}
 	token, err := t.parser.ParseWithClaims(raw, claims, t.keyFor)
 	if err != nil || !token.Valid {
@@ -213,7 +223,6 @@ func (t *Tokens) Verify(raw string) (*Claims, error) {
 		uuid.Validate(claims.ID) != nil || uuid.Validate(claims.SessionID) != nil {
 		return nil, ErrInvalidToken
 	}
-	t.verified.put(raw, claims)
 	return claims, nil
 }
 

@@ -56,15 +56,21 @@ func UsernameKey(username string) (key string, ok bool) {
 	return string(b), true
 }
 
-// ValidatePassword enforces the length policy, counted in characters, not
-// bytes, so a passphrase in any script gets the same allowance.
+// ValidatePassword enforces the password policy on the field "password".
 func ValidatePassword(password string) error {
+	return checkPassword("password", password)
+}
+
+// checkPassword enforces the length policy, counted in characters, not
+// bytes, so a passphrase in any script gets the same allowance. field names
+// the input the password came in.
+func checkPassword(field, password string) error {
 	n := utf8.RuneCountInString(password)
 	if n < minPasswordLen {
-		return Invalid("password", "password must be at least %d characters long", minPasswordLen)
+		return Invalid(field, "password must be at least %d characters long", minPasswordLen)
 	}
 	if n > maxPasswordLen {
-		return Invalid("password", "password must be at most %d characters long", maxPasswordLen)
+		return Invalid(field, "password must be at most %d characters long", maxPasswordLen)
 	}
 	return nil
 }

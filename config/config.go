@@ -40,9 +40,16 @@ type Config struct {
 	// RevocationMaxStaleness is how old the in-memory revocation list may
 	// get (sync failing) before requests bearing tokens answer UNAVAILABLE.
 	RevocationMaxStaleness time.Duration
-	LogLevel               string
-	LogFormat              string
-	ShutdownTimeout        time.Duration
+	// RefreshReuseInterval is how long a just-rotated refresh token is
+	// still accepted (0: never; any reuse revokes the session).
+	RefreshReuseInterval time.Duration
+	// JanitorInterval is how often expired rows are deleted.
+	JanitorInterval time.Duration
+	// AuditRetention is how long audit events are kept (0: forever).
+	AuditRetention  time.Duration
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
 }
 
 // Var documents one environment variable.
@@ -65,6 +72,9 @@ func Vars() []Var {
 		{"KEYCARD_TOKEN_LEEWAY", "5s", "clock skew tolerated when checking exp, nbf and iat"},
 		{"KEYCARD_REVOCATION_SYNC_INTERVAL", "1s", "how often revocations by other instances are pulled from the database"},
 		{"KEYCARD_REVOCATION_MAX_STALENESS", "5s", "requests with tokens answer UNAVAILABLE when revocations could not be synced for this long"},
+		{"KEYCARD_REFRESH_REUSE_INTERVAL", "0s", "grace period in which the previous refresh token still works (two tabs refreshing at once); 0s: any reuse revokes the session"},
+		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
+		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
 		{"KEYCARD_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGINT/SIGTERM"},
@@ -93,6 +103,13 @@ func Load(getenv func(string) string) (Config, error) {
 		}
 		return d
 	}
+	durationOrZero := func(name string) time.Duration {
+		d, err := time.ParseDuration(get(name))
+		if err != nil || d < 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 0s or 10s", name, get(name)))
+		}
+		return d
+	}
 	cfg := Config{
 		Addr:                   get("KEYCARD_ADDR"),
 		DatabaseURL:            get("KEYCARD_DATABASE_URL"),
@@ -105,6 +122,9 @@ func Load(getenv func(string) string) (Config, error) {
 		TokenLeeway:            duration("KEYCARD_TOKEN_LEEWAY"),
 		RevocationSyncInterval: duration("KEYCARD_REVOCATION_SYNC_INTERVAL"),
 		RevocationMaxStaleness: duration("KEYCARD_REVOCATION_MAX_STALENESS"),
+		RefreshReuseInterval:   durationOrZero("KEYCARD_REFRESH_REUSE_INTERVAL"),
+		JanitorInterval:        duration("KEYCARD_JANITOR_INTERVAL"),
+		AuditRetention:         durationOrZero("KEYCARD_AUDIT_RETENTION"),
 		LogLevel:               strings.ToLower(get("KEYCARD_LOG_LEVEL")),
 		LogFormat:              strings.ToLower(get("KEYCARD_LOG_FORMAT")),
 		ShutdownTimeout:        duration("KEYCARD_SHUTDOWN_TIMEOUT"),
@@ -117,6 +137,9 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	if cfg.RevocationMaxStaleness > 0 && cfg.RevocationSyncInterval > 0 && cfg.RevocationMaxStaleness <= cfg.RevocationSyncInterval {
 		errs = append(errs, errors.New("KEYCARD_REVOCATION_MAX_STALENESS must be longer than KEYCARD_REVOCATION_SYNC_INTERVAL"))
+	}
+	if cfg.RefreshReuseInterval > 0 && cfg.AccessTTL > 0 && cfg.RefreshReuseInterval > cfg.AccessTTL {
+		errs = append(errs, errors.New("KEYCARD_REFRESH_REUSE_INTERVAL must not exceed KEYCARD_ACCESS_TTL: a grace period that long defeats reuse detection"))
 	}
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < MinSecretBytes {
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET must be at least %d bytes (it is %d); generate one with: openssl rand -base64 48", MinSecretBytes, len(cfg.JWTSecret)))

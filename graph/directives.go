@@ -16,3 +16,16 @@ func authenticated(ctx context.Context, _ any, next graphql.Resolver) (any, erro
 	}
 	return next(ctx)
 }
+
+// hasRole implements @hasRole(role): the caller must be signed in
+// (UNAUTHENTICATED otherwise) and carry the role in its token (FORBIDDEN).
+func hasRole(ctx context.Context, _ any, next graphql.Resolver, role string) (any, error) {
+	c, err := auth.ForContext(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if !c.HasRole(role) {
+		return nil, auth.ErrForbidden
+	}
+	return next(ctx)
+}

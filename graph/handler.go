@@ -30,7 +30,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{Service: svc},
-		Directives: DirectiveRoot{Authenticated: authenticated},
+		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole},
 	}))
 	srv.AddTransport(getTransport{})
 	srv.AddTransport(postTransport{})

@@ -53,10 +53,38 @@ func (r *mutationResolver) Logout(ctx context.Context, scope *model.LogoutScope)
 	if scope != nil && *scope == model.LogoutScopeAll {
 		logoutScope = auth.LogoutAll
 	}
-	if err := r.Service.Logout(ctx, c, logoutScope); err != nil {
+	if err := r.Service.Logout(ctx, c, logoutScope, auth.ClientFrom(ctx)); err != nil {
 		return false, err
 	}
 	return true, nil
+}
+
+func (r *mutationResolver) RevokeSession(ctx context.Context, id string) (bool, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.Service.RevokeSession(ctx, c, id, auth.ClientFrom(ctx))
+}
+
+func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword string, newPassword string) (*model.AuthPayload, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	grant, err := r.Service.ChangePassword(ctx, c, currentPassword, newPassword, auth.ClientFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return authPayload(grant), nil
+}
+
+func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID string) (bool, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.Service.RevokeUserSessions(ctx, c, userID, auth.ClientFrom(ctx))
 }
 
 func (r *queryResolver) Me(ctx context.Context) (*auth.User, error) {
@@ -65,6 +93,49 @@ func (r *queryResolver) Me(ctx context.Context) (*auth.User, error) {
 		return nil, err
 	}
 	return r.Service.Me(ctx, c)
+}
+
+func (r *queryResolver) Sessions(ctx context.Context) ([]model.Session, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	views, err := r.Service.Sessions(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	sessions := make([]model.Session, len(views))
+	for i, v := range views {
+		sessions[i] = sessionModel(v)
+	}
+	return sessions, nil
+}
+
+func (r *queryResolver) AuthEvents(ctx context.Context, first *int, after *string, userID *string, kind *string) (*model.AuthEventConnection, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	filter := auth.EventFilter{Limit: auth.DefaultEventPage}
+	if first != nil {
+		filter.Limit = *first
+	}
+	if after != nil {
+		if filter.BeforeID, err = decodeCursor(*after); err != nil {
+			return nil, err
+		}
+	}
+	if userID != nil {
+		filter.UserID = *userID
+	}
+	if kind != nil {
+		filter.Kind = *kind
+	}
+	page, err := r.Service.AuthEvents(ctx, c, filter)
+	if err != nil {
+		return nil, err
+	}
+	return eventConnection(page), nil
 }
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }

@@ -95,3 +95,16 @@ func (r *Roles) Scan(src any) error {
 	}
 	return nil
 }
+
+// AuthEvent is a row of auth_events, the audit log.
+type AuthEvent struct {
+	ID        int64   `gorm:"primaryKey;autoIncrement"`
+	Kind      string  `gorm:"size:32;not null"`
+	UserID    *string `gorm:"size:36"`
+	Username  string  `gorm:"size:64;not null"`
+	SessionID *string `gorm:"size:36"`
+	IP        string  `gorm:"size:64;not null"`
+	UserAgent string  `gorm:"size:512;not null"`
+	Detail    string  `gorm:"size:255;not null"`
+	CreatedAt time.Time
+}

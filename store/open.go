@@ -35,6 +35,8 @@ type DB struct {
 	Dialect migrations.Dialect
 	// Name is the URL with any password removed, safe to log.
 	Name string
+	// observe, when set, sees every statement (see Observe).
+	observe func(ctx context.Context, statement string)
 }
 
 // Open connects to a database URL: sqlite:PATH, sqlite::memory:, or
@@ -243,4 +245,21 @@ func (db *DB) Close() error {
 		err = errors.Join(err, db.ReadSQL.Close())
 	}
 	return err
+}
+
+// Observe calls fn with every statement run through db, its GORM pools and
+// its hot queries alike. It is meant for tests that count database work;
+// call it before the first query.
+func (db *DB) Observe(fn func(ctx context.Context, statement string)) {
+	db.observe = fn
+	callback := func(tx *gorm.DB) { fn(tx.Statement.Context, tx.Statement.SQL.String()) }
+	for _, g := range []*gorm.DB{db.Gorm, db.Reader} {
+		cb := g.Callback()
+		_ = cb.Create().After("gorm:create").Register("keycard:observe", callback)
+		_ = cb.Query().After("gorm:query").Register("keycard:observe", callback)
+		_ = cb.Update().After("gorm:update").Register("keycard:observe", callback)
+		_ = cb.Delete().After("gorm:delete").Register("keycard:observe", callback)
+		_ = cb.Row().After("gorm:row").Register("keycard:observe", callback)
+		_ = cb.Raw().After("gorm:raw").Register("keycard:observe", callback)
+	}
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
@@ -28,7 +30,7 @@ var _ auth.Store = (*Store)(nil)
 
 // New returns a Store over db.
 func New(db *DB) *Store {
-	return &Store{db: db.Gorm, reader: db.Reader, dialect: db.Dialect, hot: &hotQueries{db: db.ReadSQL}}
+	return &Store{db: db.Gorm, reader: db.Reader, dialect: db.Dialect, hot: &hotQueries{db: db.ReadSQL, observe: db.observe}}
 }
 
 // conn is for writes, and for reads inside a transaction.
@@ -48,16 +50,30 @@ func (s *Store) read(ctx context.Context) *gorm.DB {
 // than the query itself on SQLite.
 type hotQueries struct {
 	db       *sql.DB
-	once     sync.Once
-	userByID *sql.Stmt
-	err      error
+	observe  func(ctx context.Context, statement string)
+	mu       sync.Mutex
+	userByID atomic.Pointer[sql.Stmt]
 }
 
-func (h *hotQueries) prepare(ctx context.Context) error {
-	h.once.Do(func() {
-		h.userByID, h.err = h.db.PrepareContext(ctx, "SELECT id, username, email, roles, created_at FROM users WHERE id = ?")
-	})
-	return h.err
+const userByIDQuery = "SELECT id, username, email, roles, created_at FROM users WHERE id = ?"
+
+// userByIDStmt prepares the statement on first use; a failure (database
+// down) is not remembered, so the next call tries again.
+func (h *hotQueries) userByIDStmt() (*sql.Stmt, error) {
+	if stmt := h.userByID.Load(); stmt != nil {
+		return stmt, nil
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if stmt := h.userByID.Load(); stmt != nil {
+		return stmt, nil
+	}
+	stmt, err := h.db.Prepare(userByIDQuery)
+	if err != nil {
+		return nil, err
+	}
+	h.userByID.Store(stmt)
+	return stmt, nil
 }
 
 // txAttempts bounds retries of a transaction that lost a deadlock or a
@@ -144,8 +160,14 @@ func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
 	var err error
 	if s.inTx {
 		err = s.conn(ctx).Omit("password_hash").Where("id = ?", id).Take(&row).Error
-	} else if err = s.hot.prepare(ctx); err == nil {
-		err = s.hot.userByID.QueryRowContext(ctx, id).Scan(&row.ID, &row.Username, &row.Email, &row.Roles, &row.CreatedAt)
+	} else {
+		var stmt *sql.Stmt
+		if stmt, err = s.hot.userByIDStmt(); err == nil {
+			if s.hot.observe != nil {
+				s.hot.observe(ctx, userByIDQuery)
+			}
+			err = stmt.QueryRowContext(ctx, id).Scan(&row.ID, &row.Username, &row.Email, &row.Roles, &row.CreatedAt)
+		}
 	}
 	if err != nil {
 		if errors.Is(err, sql.ErrNoRows) {
@@ -224,24 +246,26 @@ func (s *Store) insertRefreshToken(ctx context.Context, sess *auth.Session, refr
 	}).Error
 }
 
-// SessionByRefreshHash finds the session of a refresh token. In a
-// transaction on MySQL the session row is locked (FOR UPDATE) so that
-// concurrent rotations queue; SQLite transactions already hold the database
-// write lock from BEGIN IMMEDIATE.
+// SessionByRefreshHash finds the session of a refresh token in one query.
+// In a transaction on MySQL the rows are locked (FOR UPDATE) so that
+// concurrent rotations of a session queue; SQLite transactions already hold
+// the database write lock from BEGIN IMMEDIATE.
 func (s *Store) SessionByRefreshHash(ctx context.Context, refreshHash []byte) (*auth.Session, int64, error) {
-	var token models.RefreshToken
-	if err := s.conn(ctx).Where("token_hash = ?", refreshHash).Take(&token).Error; err != nil {
-		return nil, 0, translate(err)
+	var row struct {
+		models.Session
+		TokenGeneration int64
 	}
-	q := s.conn(ctx).Where("id = ?", token.SessionID)
+	q := s.conn(ctx).Table("refresh_tokens AS t").
+		Select("s.*, t.generation AS token_generation").
+		Joins("JOIN sessions AS s ON s.id = t.session_id").
+		Where("t.token_hash = ?", refreshHash)
 	if s.inTx && s.dialect == migrations.MySQL {
 		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 	}
-	var row models.Session
 	if err := q.Take(&row).Error; err != nil {
 		return nil, 0, translate(err)
 	}
-	return sessionFromRow(&row), token.Generation, nil
+	return sessionFromRow(&row.Session), row.TokenGeneration, nil
 }
 
 // AdvanceSession saves a rotated session and its new refresh token.
@@ -384,4 +408,138 @@ func (s *Store) SettingOrInit(ctx context.Context, name, value string) (string, 
 		return "", auth.Internal(errors.New("setting vanished after insert"))
 	}
 	return stored, err
+}
+
+// PasswordHash returns a user's stored password hash.
+func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
+	var row models.User
+	if err := s.read(ctx).Select("password_hash").Where("id = ?", userID).Take(&row).Error; err != nil {
+		return "", translate(err)
+	}
+	return row.PasswordHash, nil
+}
+
+// SetRoles replaces a user's roles.
+func (s *Store) SetRoles(ctx context.Context, userID string, roles []string) error {
+	res := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).
+		Updates(map[string]any{"roles": models.Roles(roles), "updated_at": s.db.NowFunc()})
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 0 {
+		return auth.ErrNotFound
+	}
+	return nil
+}
+
+// maxListedSessions bounds the sessions list; a user with more live
+// sessions than this sees the most recently used.
+const maxListedSessions = 200
+
+// LiveSessions lists a user's live sessions, most recently used first.
+func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	var rows []models.Session
+	err := s.read(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
+		Order("last_used_at DESC").Order("id").Limit(maxListedSessions).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]*auth.Session, len(rows))
+	for i := range rows {
+		out[i] = sessionFromRow(&rows[i])
+	}
+	return out, nil
+}
+
+// RecordEvent appends an audit event.
+func (s *Store) RecordEvent(ctx context.Context, e *auth.Event) error {
+	row := models.AuthEvent{
+		Kind:      string(e.Kind),
+		UserID:    e.UserID,
+		Username:  e.Username,
+		SessionID: e.SessionID,
+		IP:        e.IP,
+		UserAgent: e.UserAgent,
+		Detail:    e.Detail,
+		CreatedAt: e.CreatedAt.UTC(),
+	}
+	if err := s.conn(ctx).Create(&row).Error; err != nil {
+		return translate(err)
+	}
+	e.ID = row.ID
+	return nil
+}
+
+// Events lists audit events, newest first.
+func (s *Store) Events(ctx context.Context, f auth.EventFilter) ([]*auth.Event, error) {
+	q := s.read(ctx).Model(&models.AuthEvent{})
+	if f.UserID != "" {
+		q = q.Where("user_id = ?", f.UserID)
+	}
+	if f.Kind != "" {
+		q = q.Where("kind = ?", f.Kind)
+	}
+	if f.BeforeID > 0 {
+		q = q.Where("id < ?", f.BeforeID)
+	}
+	var rows []models.AuthEvent
+	if err := q.Order("id DESC").Limit(f.Limit).Find(&rows).Error; err != nil {
+		return nil, translate(err)
+	}
+	out := make([]*auth.Event, len(rows))
+	for i, row := range rows {
+		out[i] = &auth.Event{
+			ID:        row.ID,
+			Kind:      auth.EventKind(row.Kind),
+			UserID:    row.UserID,
+			Username:  row.Username,
+			SessionID: row.SessionID,
+			IP:        row.IP,
+			UserAgent: row.UserAgent,
+			Detail:    row.Detail,
+			CreatedAt: row.CreatedAt.UTC(),
+		}
+	}
+	return out, nil
+}
+
+// purgeBatch bounds one DELETE so the janitor never holds locks for long.
+const purgeBatch = 1000
+
+// Purge deletes what p allows, batch by batch.
+func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
+	type target struct {
+		table, where string
+		args         []any
+	}
+	targets := []target{
+		{"revocations", "expires_at < ?", []any{p.RevocationsExpiredBefore.UTC()}},
+		{"refresh_tokens", "created_at < ?", []any{p.RefreshTokensCreatedBefore.UTC()}},
+		// Deleting a session deletes its refresh tokens (ON DELETE CASCADE).
+		{"sessions", "expires_at < ? OR revoked_at < ?", []any{p.SessionsExpiredBefore.UTC(), p.SessionsRevokedBefore.UTC()}},
+	}
+	if !p.EventsCreatedBefore.IsZero() {
+		targets = append(targets, target{"auth_events", "created_at < ?", []any{p.EventsCreatedBefore.UTC()}})
+	}
+	var total int64
+	for _, t := range targets {
+		for {
+			var stmt string
+			if s.dialect == migrations.MySQL {
+				stmt = "DELETE FROM " + t.table + " WHERE " + t.where + " LIMIT " + strconv.Itoa(purgeBatch)
+			} else {
+				// SQLite has no DELETE … LIMIT unless compiled in.
+				stmt = "DELETE FROM " + t.table + " WHERE rowid IN (SELECT rowid FROM " + t.table + " WHERE " + t.where + " LIMIT " + strconv.Itoa(purgeBatch) + ")"
+			}
+			res := s.conn(ctx).Exec(stmt, t.args...)
+			if res.Error != nil {
+				return total, translate(res.Error)
+			}
+			total += res.RowsAffected
+			if res.RowsAffected < purgeBatch {
+				break
+			}
+		}
+	}
+	return total, nil
 }

@@ -7,9 +7,40 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"time"
 
 	"github.com/keycard/keycard/auth"
 )
+
+// An audit record of an authentication event.
+type AuthEvent struct {
+	ID string `json:"id"`
+	// register, login_succeeded, login_failed, refresh, refresh_token_reused,
+	// logout, password_changed, revoked_token_used, session_revoked,
+	// user_sessions_revoked, role_granted, role_revoked
+	Kind string `json:"kind"`
+	// Null for a failed login with a username that does not exist.
+	UserID *string `json:"userId,omitempty"`
+	// The username given, for logins; else the user's name when known.
+	Username  *string   `json:"username,omitempty"`
+	SessionID *string   `json:"sessionId,omitempty"`
+	IP        string    `json:"ip"`
+	UserAgent string    `json:"userAgent"`
+	Detail    *string   `json:"detail,omitempty"`
+	CreatedAt time.Time `json:"createdAt"`
+}
+
+// Audit events, newest first.
+type AuthEventConnection struct {
+	Edges    []AuthEventEdge `json:"edges"`
+	Nodes    []AuthEvent     `json:"nodes"`
+	PageInfo *PageInfo       `json:"pageInfo"`
+}
+
+type AuthEventEdge struct {
+	Cursor string     `json:"cursor"`
+	Node   *AuthEvent `json:"node"`
+}
 
 type AuthPayload struct {
 	AccessToken string `json:"accessToken"`
@@ -30,6 +61,11 @@ type LoginInput struct {
 type Mutation struct {
 }
 
+type PageInfo struct {
+	HasNextPage bool    `json:"hasNextPage"`
+	EndCursor   *string `json:"endCursor,omitempty"`
+}
+
 type Query struct {
 }
 
@@ -40,6 +76,22 @@ type RegisterInput struct {
 	Password string `json:"password"`
 	// Optional; unique when given.
 	Email *string `json:"email,omitempty"`
+}
+
+// A signed-in device or browser: one login and its chain of refresh tokens.
+type Session struct {
+	ID        string    `json:"id"`
+	CreatedAt time.Time `json:"createdAt"`
+	// Last login or refresh.
+	LastUsedAt time.Time `json:"lastUsedAt"`
+	// When its refresh token expires unless used.
+	ExpiresAt time.Time `json:"expiresAt"`
+	// User agent of the last login or refresh.
+	UserAgent string `json:"userAgent"`
+	// Client address of the last login or refresh.
+	IP string `json:"ip"`
+	// True for the session of the access token that asked.
+	Current bool `json:"current"`
 }
 
 type LogoutScope string

@@ -1,0 +1,151 @@
+package auth
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// EventKind names an audit event.
+type EventKind string
+
+// The audit events keycard records.
+const (
+	EventRegister            EventKind = "register"
+	EventLoginSucceeded      EventKind = "login_succeeded"
+	EventLoginFailed         EventKind = "login_failed"
+	EventRefresh             EventKind = "refresh"
+	EventRefreshTokenReused  EventKind = "refresh_token_reused"
+	EventLogout              EventKind = "logout"
+	EventPasswordChanged     EventKind = "password_changed"
+	EventRevokedTokenUsed    EventKind = "revoked_token_used"
+	EventSessionRevoked      EventKind = "session_revoked"
+	EventUserSessionsRevoked EventKind = "user_sessions_revoked"
+	EventRoleGranted         EventKind = "role_granted"
+	EventRoleRevoked         EventKind = "role_revoked"
+)
+
+// Event is one audit record. UserID is nil when no user is known (a failed
+// login for a name that does not exist); Username is then what was typed.
+type Event struct {
+	ID        int64
+	Kind      EventKind
+	UserID    *string
+	Username  string
+	SessionID *string
+	IP        string
+	UserAgent string
+	Detail    string
+	CreatedAt time.Time
+}
+
+// EventFilter selects audit events, newest first.
+type EventFilter struct {
+	UserID string
+	Kind   string
+	// BeforeID pages: only events with a smaller id (0: from the newest).
+	BeforeID int64
+	Limit    int
+}
+
+func newEvent(kind EventKind, userID, username, sessionID string, client Client, at time.Time) *Event {
+	e := &Event{Kind: kind, Username: clip(username, 64), IP: clip(client.IP, 64), UserAgent: clip(client.UserAgent, 512), CreatedAt: at}
+	if userID != "" {
+		e.UserID = &userID
+	}
+	if sessionID != "" {
+		e.SessionID = &sessionID
+	}
+	return e
+}
+
+// eventQueue records events off the request path: used where writing in
+// the request would put database I/O on a path that must not have it (a
+// revoked token presented again and again costs no database write per
+// request). Bounded; when full, events are counted as dropped.
+type eventQueue struct {
+	events  chan *Event
+	dropped atomic.Int64
+}
+
+func newEventQueue(size int) *eventQueue {
+	return &eventQueue{events: make(chan *Event, size)}
+}
+
+func (q *eventQueue) push(e *Event) {
+	select {
+	case q.events <- e:
+	default:
+		q.dropped.Add(1)
+	}
+}
+
+// run writes queued events until ctx ends, then drains what is left.
+func (q *eventQueue) run(ctx context.Context, store Store, log *slog.Logger) {
+	write := func(e *Event) {
+		writeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := store.RecordEvent(writeCtx, e); err != nil {
+			log.Warn("audit event not recorded", "kind", e.Kind, "err", err)
+		}
+	}
+	for {
+		select {
+		case e := <-q.events:
+			write(e)
+		case <-ctx.Done():
+			for {
+				select {
+				case e := <-q.events:
+					write(e)
+				default:
+					return
+				}
+			}
+		}
+	}
+}
+
+// watch tracks repeated security-relevant occurrences per key (a username,
+// an IP, a token id) within a window, so the log warns once per burst
+// instead of once per request. Bounded in size.
+type watch struct {
+	mu      sync.Mutex
+	entries map[string]*watchEntry
+	window  time.Duration
+	limit   int
+}
+
+type watchEntry struct {
+	count int
+	since time.Time
+}
+
+func newWatch(window time.Duration, limit int) *watch {
+	return &watch{entries: make(map[string]*watchEntry), window: window, limit: limit}
+}
+
+// hit counts one occurrence of key at now and returns the count within the
+// current window (1 for the first).
+func (w *watch) hit(key string, now time.Time) int {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	e := w.entries[key]
+	if e == nil || now.Sub(e.since) > w.window {
+		if len(w.entries) >= w.limit {
+			evictHalf(w.entries)
+		}
+		e = &watchEntry{since: now}
+		w.entries[key] = e
+	}
+	e.count++
+	return e.count
+}
+
+func (w *watch) reset(key string) {
+	w.mu.Lock()
+	delete(w.entries, key)
+	w.mu.Unlock()
+}
