@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -57,6 +56,8 @@ type server struct {
 	app    *app.App
 	http   *httptest.Server
 	params auth.Argon2Params
+	// observe, when set, sees every database statement.
+	observe func(ctx context.Context, statement string)
 }
 
 // serverOption adjusts the environment a test server starts with.
@@ -70,6 +71,12 @@ func withEnv(name, value string) serverOption {
 // at the end of the test for leaked internals (hashes, SQL, stacks).
 func startServer(t testing.TB, dbURL string, opts ...serverOption) *server {
 	t.Helper()
+	return startServerWith(t, dbURL, nil, opts...)
+}
+
+// startServerWith is startServer with a database statement observer.
+func startServerWith(t testing.TB, dbURL string, observe func(ctx context.Context, statement string), opts ...serverOption) *server {
+	t.Helper()
 	env := map[string]string{
 		"KEYCARD_DATABASE_URL": dbURL,
 		"KEYCARD_JWT_SECRET":   testSecret,
@@ -77,7 +84,7 @@ func startServer(t testing.TB, dbURL string, opts ...serverOption) *server {
 	for _, o := range opts {
 		o(env)
 	}
-	s := &server{t: t, dbURL: dbURL, env: env, clock: newClock(), params: cheapArgon2}
+	s := &server{t: t, dbURL: dbURL, env: env, clock: newClock(), params: cheapArgon2, observe: observe}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -89,7 +96,7 @@ func (s *server) start() {
 	if err != nil {
 		s.t.Fatalf("config: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params})
+	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params, ObserveQueries: s.observe})
 	if err != nil {
 		s.t.Fatalf("start keycard: %v", err)
 	}
@@ -359,9 +366,9 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *server), opts ...serverOption
 	})
 }
 
-// uniqueName returns a username valid for registration and unique in the
-// test.
-func uniqueName(t *testing.T, prefix string) string {
+// storetestEach runs fn once per database with a fresh database URL, for
+// tests that start servers themselves.
+func storetestEach(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
-	return fmt.Sprintf("%s_%d", prefix, time.Now().UnixNano()%1_000_000_000)
+	storetest.Each(t, func(t *testing.T, db storetest.Database) { fn(t, db.URL(t)) })
 }
