@@ -42,7 +42,7 @@ func TestRegisterLoginMe(t *testing.T) {
 func TestRegisterWithEmail(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
 		resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{
-			"username": "bob", "password": "password123", "email": "Bob@Example.com"}})
+			"username": "bob", "password": "open-sesame-42", "email": "Bob@Example.com"}})
 		expectOK(t, resp)
 		var p authPayload
 		resp.into(t, "register", &p)
@@ -51,7 +51,7 @@ func TestRegisterWithEmail(t *testing.T) {
 		}
 		// Email uniqueness ignores case, like usernames.
 		resp = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{
-			"username": "bobby", "password": "password123", "email": "bob@example.COM"}})
+			"username": "bobby", "password": "open-sesame-42", "email": "bob@example.COM"}})
 		expectCode(t, resp, "USERNAME_TAKEN")
 		if resp.field() != "email" {
 			t.Fatalf("duplicate email must name field email: %s", resp.Body)
@@ -61,13 +61,13 @@ func TestRegisterWithEmail(t *testing.T) {
 
 func TestUsernameIsCaseInsensitive(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "Carol", "password123")
-		login := s.login(t, "cAROL", "password123")
+		reg := s.register(t, "Carol", "open-sesame-42")
+		login := s.login(t, "cAROL", "open-sesame-42")
 		if login.User.ID != reg.User.ID || login.User.Username != "Carol" {
 			t.Fatalf("login with other case: %+v", login.User)
 		}
 		for _, name := range []string{"Carol", "carol", "CAROL"} {
-			resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "password123"}})
+			resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}})
 			expectCode(t, resp, "USERNAME_TAKEN")
 			if resp.field() != "username" {
 				t.Fatalf("USERNAME_TAKEN must name field username: %s", resp.Body)
@@ -82,21 +82,24 @@ func TestRegisterValidation(t *testing.T) {
 		input map[string]any
 		field string
 	}{
-		{"username too short", map[string]any{"username": "ab", "password": "password123"}, "username"},
-		{"username too long", map[string]any{"username": strings.Repeat("a", 33), "password": "password123"}, "username"},
-		{"username empty", map[string]any{"username": "", "password": "password123"}, "username"},
-		{"username with space", map[string]any{"username": "bad name", "password": "password123"}, "username"},
-		{"username with symbol", map[string]any{"username": "bad!name", "password": "password123"}, "username"},
-		{"username with at sign", map[string]any{"username": "me@example.com", "password": "password123"}, "username"},
-		{"username non-ASCII", map[string]any{"username": "ünïcode", "password": "password123"}, "username"},
+		{"username too short", map[string]any{"username": "ab", "password": "open-sesame-42"}, "username"},
+		{"username too long", map[string]any{"username": strings.Repeat("a", 33), "password": "open-sesame-42"}, "username"},
+		{"username empty", map[string]any{"username": "", "password": "open-sesame-42"}, "username"},
+		{"username with space", map[string]any{"username": "bad name", "password": "open-sesame-42"}, "username"},
+		{"username with symbol", map[string]any{"username": "bad!name", "password": "open-sesame-42"}, "username"},
+		{"username with at sign", map[string]any{"username": "me@example.com", "password": "open-sesame-42"}, "username"},
+		{"username non-ASCII", map[string]any{"username": "ünïcode", "password": "open-sesame-42"}, "username"},
 		{"password too short", map[string]any{"username": "dave", "password": "short12"}, "password"},
 		{"password too long", map[string]any{"username": "dave", "password": strings.Repeat("p", 129)}, "password"},
 		{"password empty", map[string]any{"username": "dave", "password": ""}, "password"},
-		{"email without at", map[string]any{"username": "dave", "password": "password123", "email": "dave.example.com"}, "email"},
-		{"email without domain dot", map[string]any{"username": "dave", "password": "password123", "email": "dave@localhost"}, "email"},
-		{"email with display name", map[string]any{"username": "dave", "password": "password123", "email": "Dave <dave@example.com>"}, "email"},
-		{"email empty", map[string]any{"username": "dave", "password": "password123", "email": ""}, "email"},
-		{"email too long", map[string]any{"username": "dave", "password": "password123", "email": strings.Repeat("d", 250) + "@example.com"}, "email"},
+		{"password is the username", map[string]any{"username": "dave_the_user", "password": "Dave_The_User"}, "password"},
+		{"password is common", map[string]any{"username": "dave", "password": "password123"}, "password"},
+		{"password is common in other case", map[string]any{"username": "dave", "password": "Password123"}, "password"},
+		{"email without at", map[string]any{"username": "dave", "password": "open-sesame-42", "email": "dave.example.com"}, "email"},
+		{"email without domain dot", map[string]any{"username": "dave", "password": "open-sesame-42", "email": "dave@localhost"}, "email"},
+		{"email with display name", map[string]any{"username": "dave", "password": "open-sesame-42", "email": "Dave <dave@example.com>"}, "email"},
+		{"email empty", map[string]any{"username": "dave", "password": "open-sesame-42", "email": ""}, "email"},
+		{"email too long", map[string]any{"username": "dave", "password": "open-sesame-42", "email": strings.Repeat("d", 250) + "@example.com"}, "email"},
 	}
 	eachDB(t, func(t *testing.T, s *server) {
 		for _, tc := range cases {
@@ -112,7 +115,7 @@ func TestRegisterValidation(t *testing.T) {
 			})
 		}
 		// Boundaries that must pass.
-		s.register(t, "abc", "12345678")
+		s.register(t, "abc", "8chars!!")
 		s.register(t, strings.Repeat("z", 32), strings.Repeat("p", 128))
 		s.register(t, "a.b-c_d", "pässwörd")
 	})
@@ -120,13 +123,13 @@ func TestRegisterValidation(t *testing.T) {
 
 func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		s.register(t, "erin", "password123")
+		s.register(t, "erin", "open-sesame-42")
 		attempt := func(username, password string) *response {
 			return s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": username, "password": password}})
 		}
-		wrongPassword := attempt("erin", "password124")
-		unknownUser := attempt("nobody", "password123")
-		invalidName := attempt("no such user!", "password123")
+		wrongPassword := attempt("erin", "open-sesame-43")
+		unknownUser := attempt("nobody", "open-sesame-42")
+		invalidName := attempt("no such user!", "open-sesame-42")
 		for _, resp := range []*response{wrongPassword, unknownUser, invalidName} {
 			expectCode(t, resp, "UNAUTHENTICATED")
 		}
@@ -141,7 +144,7 @@ func TestLoginFailuresAreIndistinguishable(t *testing.T) {
 
 func TestRefreshRotatesToken(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "frank", "password123")
+		reg := s.register(t, "frank", "open-sesame-42")
 		resp := s.refresh(t, reg.refresh())
 		expectOK(t, resp)
 		var rotated authPayload
@@ -158,8 +161,8 @@ func TestRefreshRotatesToken(t *testing.T) {
 
 func TestReusedRefreshTokenRevokesSession(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "grace", "password123")
-		other := s.login(t, "grace", "password123")
+		reg := s.register(t, "grace", "open-sesame-42")
+		other := s.login(t, "grace", "open-sesame-42")
 
 		var rotated authPayload
 		resp := s.refresh(t, reg.refresh())
@@ -181,7 +184,7 @@ func TestReusedRefreshTokenRevokesSession(t *testing.T) {
 
 func TestReuseOfOlderTokenInChainRevokesSession(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "heidi", "password123")
+		reg := s.register(t, "heidi", "open-sesame-42")
 		first := reg.refresh()
 		current := first
 		for i := 0; i < 3; i++ {
@@ -198,7 +201,7 @@ func TestReuseOfOlderTokenInChainRevokesSession(t *testing.T) {
 
 func TestConcurrentRefreshWithOneTokenLetsOneWin(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "ivan", "password123")
+		reg := s.register(t, "ivan", "open-sesame-42")
 		const n = 8
 		results := make([]*response, n)
 		var wg sync.WaitGroup
@@ -227,8 +230,8 @@ func TestConcurrentRefreshWithOneTokenLetsOneWin(t *testing.T) {
 
 func TestLogoutCurrentEndsOnlyThatSession(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		first := s.register(t, "judy", "password123")
-		second := s.login(t, "judy", "password123")
+		first := s.register(t, "judy", "open-sesame-42")
+		second := s.login(t, "judy", "open-sesame-42")
 
 		resp := s.gql(t, first.AccessToken, logoutMutation, map[string]any{"scope": "CURRENT"})
 		expectOK(t, resp)
@@ -247,8 +250,8 @@ func TestLogoutCurrentEndsOnlyThatSession(t *testing.T) {
 
 func TestLogoutDefaultsToCurrent(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		first := s.register(t, "ken", "password123")
-		second := s.login(t, "ken", "password123")
+		first := s.register(t, "ken", "open-sesame-42")
+		second := s.login(t, "ken", "open-sesame-42")
 		expectOK(t, s.gql(t, first.AccessToken, `mutation { logout }`, nil))
 		expectCode(t, s.me(t, first.AccessToken), "UNAUTHENTICATED")
 		expectOK(t, s.me(t, second.AccessToken))
@@ -257,13 +260,13 @@ func TestLogoutDefaultsToCurrent(t *testing.T) {
 
 func TestLogoutAllEndsEverySession(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		first := s.register(t, "laura", "password123")
-		second := s.login(t, "laura", "password123")
+		first := s.register(t, "laura", "open-sesame-42")
+		second := s.login(t, "laura", "open-sesame-42")
 		var third authPayload
 		resp := s.refresh(t, second.refresh())
 		expectOK(t, resp)
 		resp.into(t, "refresh", &third)
-		bystander := s.register(t, "mallory", "password123")
+		bystander := s.register(t, "mallory", "open-sesame-42")
 
 		expectOK(t, s.gql(t, first.AccessToken, logoutMutation, map[string]any{"scope": "ALL"}))
 		for _, token := range []string{first.AccessToken, second.AccessToken, third.AccessToken} {
@@ -274,7 +277,7 @@ func TestLogoutAllEndsEverySession(t *testing.T) {
 		}
 		expectOK(t, s.me(t, bystander.AccessToken))
 		// Signing in again works: logout is not a lock-out.
-		fresh := s.login(t, "laura", "password123")
+		fresh := s.login(t, "laura", "open-sesame-42")
 		expectOK(t, s.me(t, fresh.AccessToken))
 	})
 }
@@ -288,8 +291,8 @@ func TestLogoutRequiresToken(t *testing.T) {
 
 func TestRevocationSurvivesRestart(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		loggedOut := s.register(t, "nina", "password123")
-		kept := s.login(t, "nina", "password123")
+		loggedOut := s.register(t, "nina", "open-sesame-42")
+		kept := s.login(t, "nina", "open-sesame-42")
 		expectOK(t, s.gql(t, loggedOut.AccessToken, logoutMutation, nil))
 
 		s.restart()
@@ -303,7 +306,7 @@ func TestRevocationSurvivesRestart(t *testing.T) {
 
 func TestDevelopmentSecretIsKeptAcrossRestarts(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "oscar", "password123")
+		reg := s.register(t, "oscar", "open-sesame-42")
 		s.restart()
 		expectOK(t, s.me(t, reg.AccessToken))
 	}, withEnv("KEYCARD_JWT_SECRET", ""))
@@ -311,7 +314,7 @@ func TestDevelopmentSecretIsKeptAcrossRestarts(t *testing.T) {
 
 func TestTokensAreNotInterchangeable(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "peggy", "password123")
+		reg := s.register(t, "peggy", "open-sesame-42")
 		expectCode(t, s.me(t, reg.refresh()), "UNAUTHENTICATED")
 		expectCode(t, s.refresh(t, reg.AccessToken), "UNAUTHENTICATED")
 		expectCode(t, s.refresh(t, ""), "UNAUTHENTICATED")
@@ -324,7 +327,7 @@ func TestTokensAreNotInterchangeable(t *testing.T) {
 
 func TestExpiredAccessTokenIsRejected(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "quentin", "password123")
+		reg := s.register(t, "quentin", "open-sesame-42")
 		s.clock.Advance(14 * time.Minute)
 		expectOK(t, s.me(t, reg.AccessToken))
 		s.clock.Advance(2 * time.Minute)
@@ -340,7 +343,7 @@ func TestExpiredAccessTokenIsRejected(t *testing.T) {
 
 func TestExpiredRefreshTokenIsRejected(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "rupert", "password123")
+		reg := s.register(t, "rupert", "open-sesame-42")
 		s.clock.Advance(2*time.Hour + time.Second)
 		expectCode(t, s.refresh(t, reg.refresh()), "UNAUTHENTICATED")
 	}, withEnv("KEYCARD_REFRESH_TTL", "2h"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "24h"))
@@ -359,7 +362,7 @@ func TestConcurrentRegistrationOfOneUsername(t *testing.T) {
 				if i%2 == 1 {
 					name = "sybil"
 				}
-				results[i] = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "password123"}})
+				results[i] = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}})
 			}()
 		}
 		wg.Wait()
@@ -417,7 +420,7 @@ func TestMalformedRequestsGet4xxAndServerStaysUp(t *testing.T) {
 				}
 			})
 		}
-		s.register(t, "trent", "password123")
+		s.register(t, "trent", "open-sesame-42")
 	})
 }
 
@@ -441,10 +444,10 @@ func TestOversizedBodyWithoutContentLength(t *testing.T) {
 
 func TestGetServesQueriesAndRefusesMutations(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "uma", "password123")
+		reg := s.register(t, "uma", "open-sesame-42")
 		resp := s.get(t, reg.AccessToken, meQuery, nil)
 		expectOK(t, resp)
-		resp = s.get(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "uma", "password": "password123"}})
+		resp = s.get(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "uma", "password": "open-sesame-42"}})
 		if resp.Status != http.StatusMethodNotAllowed || len(resp.Errors) == 0 {
 			t.Fatalf("mutation over GET: status %d: %s", resp.Status, resp.Body)
 		}
@@ -481,7 +484,7 @@ func TestMissingOrMistypedVariablesAreBadUserInput(t *testing.T) {
 		if resp.field() != "password" || resp.Status != http.StatusBadRequest {
 			t.Fatalf("missing password: status %d: %s", resp.Status, resp.Body)
 		}
-		resp = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": 42, "password": "password123"}})
+		resp = s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": 42, "password": "open-sesame-42"}})
 		expectCode(t, resp, "BAD_USER_INPUT")
 		if resp.field() != "username" {
 			t.Fatalf("mistyped username: %s", resp.Body)

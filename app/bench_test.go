@@ -16,7 +16,7 @@ func BenchmarkMe(b *testing.B) {
 	for _, db := range storetest.Databases(b) {
 		b.Run(db.Name, func(b *testing.B) {
 			s := startServer(b, db.URL(b))
-			token := s.register(b, "bench", "password123").AccessToken
+			token := s.register(b, "bench", "open-sesame-42").AccessToken
 			benchGraphQL(b, s, `{"query":"query Me { me { id username } }"}`, token)
 		})
 	}

@@ -86,20 +86,20 @@ func claimsOf(t testing.TB, accessToken string) map[string]any {
 // carries the role.
 func (s *server) admin(t testing.TB, username string) authPayload {
 	t.Helper()
-	s.register(t, username, "password123")
+	s.register(t, username, "open-sesame-42")
 	if _, err := s.app.Service().GrantRole(context.Background(), username, "admin"); err != nil {
 		t.Fatal(err)
 	}
-	return s.login(t, username, "password123")
+	return s.login(t, username, "open-sesame-42")
 }
 
 func TestSessionsListsLiveSessions(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		s.register(t, "alice", "password123")
-		phone := s.loginAs(t, "alice", "password123", "Phone/1.0")
+		s.register(t, "alice", "open-sesame-42")
+		phone := s.loginAs(t, "alice", "open-sesame-42", "Phone/1.0")
 		s.clock.Advance(time.Second)
-		laptop := s.loginAs(t, "alice", "password123", "Laptop/2.0")
-		s.register(t, "bob", "password123")
+		laptop := s.loginAs(t, "alice", "open-sesame-42", "Laptop/2.0")
+		s.register(t, "bob", "open-sesame-42")
 
 		list := s.sessions(t, phone.AccessToken)
 		if len(list) != 3 {
@@ -126,9 +126,9 @@ func TestSessionsListsLiveSessions(t *testing.T) {
 
 func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		mine := s.register(t, "carol", "password123")
-		other := s.login(t, "carol", "password123")
-		stranger := s.register(t, "dave", "password123")
+		mine := s.register(t, "carol", "open-sesame-42")
+		other := s.login(t, "carol", "open-sesame-42")
+		stranger := s.register(t, "dave", "open-sesame-42")
 
 		// Someone else's session id is treated like an unknown one.
 		resp := s.gql(t, mine.AccessToken, revokeSessionMutation, map[string]any{"id": sessionID(t, stranger.AccessToken)})
@@ -162,16 +162,16 @@ func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
 
 func TestChangePassword(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		first := s.register(t, "erin", "password123")
-		second := s.login(t, "erin", "password123")
-		bystander := s.register(t, "frank", "password123")
+		first := s.register(t, "erin", "open-sesame-42")
+		second := s.login(t, "erin", "open-sesame-42")
+		bystander := s.register(t, "frank", "open-sesame-42")
 
 		cases := []struct {
 			current, next, field string
 		}{
 			{"wrong-password", "new-password-456", "currentPassword"},
-			{"password123", "short", "newPassword"},
-			{"password123", "password123", "newPassword"},
+			{"open-sesame-42", "short", "newPassword"},
+			{"open-sesame-42", "open-sesame-42", "newPassword"},
 		}
 		for _, tc := range cases {
 			resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": tc.current, "next": tc.next})
@@ -183,7 +183,7 @@ func TestChangePassword(t *testing.T) {
 		// Failed attempts change nothing.
 		expectOK(t, s.me(t, second.AccessToken))
 
-		resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": "password123", "next": "new-password-456"})
+		resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": "open-sesame-42", "next": "new-password-456"})
 		expectOK(t, resp)
 		var fresh authPayload
 		resp.into(t, "changePassword", &fresh)
@@ -202,7 +202,7 @@ func TestChangePassword(t *testing.T) {
 		expectOK(t, s.refresh(t, fresh.refresh()))
 		expectOK(t, s.me(t, bystander.AccessToken))
 
-		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "erin", "password": "password123"}}), "UNAUTHENTICATED")
+		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "erin", "password": "open-sesame-42"}}), "UNAUTHENTICATED")
 		s.login(t, "erin", "new-password-456")
 		expectCode(t, s.gql(t, "", changePasswordMutation, map[string]any{"current": "x", "next": "y"}), "UNAUTHENTICATED")
 	})
@@ -210,7 +210,7 @@ func TestChangePassword(t *testing.T) {
 
 func TestAdminOperationsAreForbiddenToOthers(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		user := s.register(t, "grace", "password123")
+		user := s.register(t, "grace", "open-sesame-42")
 		for _, op := range []struct {
 			query string
 			vars  map[string]any
@@ -232,8 +232,8 @@ func TestAdminRevokesAnotherUsersSessions(t *testing.T) {
 		if roles := claimsOf(t, admin.AccessToken)["roles"].([]any); !slices.Contains(roles, any("admin")) {
 			t.Fatalf("admin token roles: %v", roles)
 		}
-		victim := s.register(t, "ivan", "password123")
-		victim2 := s.login(t, "ivan", "password123")
+		victim := s.register(t, "ivan", "open-sesame-42")
+		victim2 := s.login(t, "ivan", "open-sesame-42")
 
 		resp := s.gql(t, admin.AccessToken, revokeUserSessionsMutation, map[string]any{"userId": victim.User.ID})
 		expectOK(t, resp)
@@ -302,9 +302,9 @@ func (s *server) kinds(t testing.TB, adminToken, userID string) []string {
 func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "judy")
-		reg := s.register(t, "ken", "password123")
+		reg := s.register(t, "ken", "open-sesame-42")
 		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "ken", "password": "wrong-password"}}), "UNAUTHENTICATED")
-		login := s.login(t, "ken", "password123")
+		login := s.login(t, "ken", "open-sesame-42")
 		var rotated authPayload
 		resp := s.refresh(t, login.refresh())
 		expectOK(t, resp)
@@ -327,7 +327,7 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 		}
 
 		// A failed login for a name that does not exist keeps the name.
-		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "nobody_here", "password": "password123"}}), "UNAUTHENTICATED")
+		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "nobody_here", "password": "open-sesame-42"}}), "UNAUTHENTICATED")
 		conn := s.events(t, admin.AccessToken, map[string]any{"kind": "login_failed", "first": 1})
 		got := conn.Edges[0].Node
 		if got.UserID != nil || got.Username == nil || *got.Username != "nobody_here" || got.IP != "127.0.0.1" {
@@ -339,9 +339,9 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 func TestAuthEventsPagination(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "laura")
-		user := s.register(t, "mike", "password123")
+		user := s.register(t, "mike", "open-sesame-42")
 		for range 4 {
-			s.login(t, "mike", "password123")
+			s.login(t, "mike", "open-sesame-42")
 		}
 		// mike: register + 4 logins = 5 events.
 		var seen []string
@@ -407,7 +407,7 @@ func TestAuthEventsPagination(t *testing.T) {
 
 func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		nina := s.register(t, "nina", "password123")
+		nina := s.register(t, "nina", "open-sesame-42")
 		var me user
 		resp := s.me(t, nina.AccessToken)
 		resp.into(t, "me", &me)
@@ -447,7 +447,7 @@ func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
 
 func TestRefreshReuseIntervalForgivesConcurrentTabs(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "oscar", "password123")
+		reg := s.register(t, "oscar", "open-sesame-42")
 		var tabA, tabB authPayload
 		resp := s.refresh(t, reg.refresh())
 		expectOK(t, resp)
@@ -493,8 +493,8 @@ func (s *server) count(t testing.TB, db *store.DB, table string) int {
 
 func TestJanitorRemovesExpiredRowsAndKeepsLiveOnes(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		gone := s.register(t, "peggy", "password123")
-		kept := s.login(t, "peggy", "password123")
+		gone := s.register(t, "peggy", "open-sesame-42")
+		kept := s.login(t, "peggy", "open-sesame-42")
 		expectOK(t, s.gql(t, gone.AccessToken, logoutMutation, nil))
 		db := s.rawDB(t)
 		if n := s.count(t, db, "revocations"); n != 1 {
@@ -533,7 +533,7 @@ func TestRevocationReachesAnotherInstanceWithinTheSyncBound(t *testing.T) {
 		opts := []serverOption{withEnv("KEYCARD_REVOCATION_SYNC_INTERVAL", "200ms"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "2s")}
 		a := startServer(t, dbURL, opts...)
 		b := startServer(t, dbURL, opts...)
-		reg := a.register(t, "quentin", "password123")
+		reg := a.register(t, "quentin", "open-sesame-42")
 		expectOK(t, b.me(t, reg.AccessToken))
 
 		expectOK(t, a.gql(t, reg.AccessToken, logoutMutation, nil))
@@ -554,7 +554,7 @@ func TestRevocationReachesAnotherInstanceWithinTheSyncBound(t *testing.T) {
 		if _, err := a.app.Service().GrantRole(context.Background(), "quentin", "auditor"); err != nil {
 			t.Fatal(err)
 		}
-		fresh := b.login(t, "quentin", "password123")
+		fresh := b.login(t, "quentin", "open-sesame-42")
 		deadline := time.Now().Add(time.Second)
 		for {
 			var me user
@@ -573,7 +573,7 @@ func TestRevocationReachesAnotherInstanceWithinTheSyncBound(t *testing.T) {
 func TestStaleRevocationStateFailsClosed(t *testing.T) {
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		s := startServer(t, dbURL, withEnv("KEYCARD_REVOCATION_SYNC_INTERVAL", "100ms"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "500ms"))
-		reg := s.register(t, "rupert", "password123")
+		reg := s.register(t, "rupert", "open-sesame-42")
 		expectOK(t, s.me(t, reg.AccessToken))
 
 		// Break the sync behind keycard's back: the table it reads is gone.
@@ -612,7 +612,7 @@ func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
 			}
 		}
 		s := startServerWith(t, dbURL, observe)
-		reg := s.register(t, "sybil", "password123")
+		reg := s.register(t, "sybil", "open-sesame-42")
 		call := func(id, token, query string) []string {
 			resp := s.do(t, request{Query: query, token: token, header: http.Header{requestid.Header: {id}}})
 			expectOK(t, resp)
@@ -630,7 +630,7 @@ func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
 		if got := call("me-again", reg.AccessToken, meQuery); len(got) > 1 {
 			t.Fatalf("me ran %d statements: %v", len(got), got)
 		}
-		if got := call("register", "", `mutation { register(input: {username: "trent", password: "password123"}) { accessToken } }`); len(got) == 0 {
+		if got := call("register", "", `mutation { register(input: {username: "trent", password: "open-sesame-42"}) { accessToken } }`); len(got) == 0 {
 			t.Fatal("observer saw no statements for register: the count above proves nothing")
 		}
 	})

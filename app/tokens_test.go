@@ -62,7 +62,7 @@ func b64(v any) string {
 
 func TestForgedAndMalformedTokensAreUnauthenticated(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "victor", "password123")
+		reg := s.register(t, "victor", "open-sesame-42")
 		parsed, _, err := jwt.NewParser().ParseUnverified(reg.AccessToken, jwt.MapClaims{})
 		if err != nil {
 			t.Fatal(err)
@@ -121,7 +121,7 @@ func TestForgedAndMalformedTokensAreUnauthenticated(t *testing.T) {
 
 func TestAuthorizationHeaderForms(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "wendy", "password123")
+		reg := s.register(t, "wendy", "open-sesame-42")
 		call := func(values ...string) *response {
 			return s.do(t, request{Query: meQuery, header: http.Header{"Authorization": values}})
 		}
@@ -138,8 +138,8 @@ func TestAuthorizationHeaderForms(t *testing.T) {
 func TestBadTokenDoesNotBlockPublicOperations(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
 		// A client that still sends a stale token must be able to sign in.
-		s.register(t, "xavier", "password123")
-		resp := s.do(t, request{Query: loginMutation, Variables: map[string]any{"input": map[string]any{"username": "xavier", "password": "password123"}}, token: "stale.token.value"})
+		s.register(t, "xavier", "open-sesame-42")
+		resp := s.do(t, request{Query: loginMutation, Variables: map[string]any{"input": map[string]any{"username": "xavier", "password": "open-sesame-42"}}, token: "stale.token.value"})
 		expectOK(t, resp)
 	})
 }

@@ -61,10 +61,11 @@ func newEvent(kind EventKind, userID, username, sessionID string, client Client,
 	return e
 }
 
-// eventQueue records events off the request path: used where writing in
-// the request would put database I/O on a path that must not have it (a
-// revoked token presented again and again costs no database write per
-// request). Bounded; when full, events are counted as dropped.
+// eventQueue records events off the request path: where writing in the
+// request would put database I/O on a path that must not have it (a revoked
+// token presented again and again costs no database write per request), or
+// where the event is frequent and routine (refresh). Bounded; when full,
+// events are counted as dropped.
 type eventQueue struct {
 	events  chan *Event
 	dropped atomic.Int64
@@ -82,27 +83,54 @@ func (q *eventQueue) push(e *Event) {
 	}
 }
 
-// run writes queued events until ctx ends, then drains what is left.
+// eventBatch is the most events one background write carries.
+const eventBatch = 256
+
+// run writes queued events until ctx ends, then drains what is left. What
+// has queued up while a write was running goes out together, in one
+// transaction: one commit instead of one per event.
 func (q *eventQueue) run(ctx context.Context, store Store, log *slog.Logger) {
-	write := func(e *Event) {
-		writeCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	batch := make([]*Event, 0, eventBatch)
+	write := func() {
+		writeCtx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		if err := store.RecordEvent(writeCtx, e); err != nil {
-			log.Warn("audit event not recorded", "kind", e.Kind, "err", err)
+		err := store.Tx(writeCtx, func(tx Store) error {
+			for _, e := range batch {
+				if err := tx.RecordEvent(writeCtx, e); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			q.dropped.Add(int64(len(batch)))
+			log.Warn("audit events not recorded", "events", len(batch), "err", err)
+		}
+		batch = batch[:0]
+	}
+	collect := func() {
+		for len(batch) < eventBatch {
+			select {
+			case e := <-q.events:
+				batch = append(batch, e)
+			default:
+				return
+			}
 		}
 	}
 	for {
 		select {
 		case e := <-q.events:
-			write(e)
+			batch = append(batch, e)
+			collect()
+			write()
 		case <-ctx.Done():
 			for {
-				select {
-				case e := <-q.events:
-					write(e)
-				default:
+				collect()
+				if len(batch) == 0 {
 					return
 				}
+				write()
 			}
 		}
 	}

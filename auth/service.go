@@ -123,7 +123,7 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 	if err := ValidateUsername(in.Username); err != nil {
 		return nil, err
 	}
-	if err := ValidatePassword(in.Password); err != nil {
+	if err := ValidatePassword(in.Password, in.Username); err != nil {
 		return nil, err
 	}
 	if in.Email != nil {
@@ -317,9 +317,6 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 		if err := tx.AdvanceSession(ctx, sess, refreshHash); err != nil {
 			return err
 		}
-		if err := tx.RecordEvent(ctx, newEvent(EventRefresh, user.ID, user.Username, sess.ID, client, now)); err != nil {
-			return err
-		}
 		grant, err = s.grant(user, sess, refresh)
 		return err
 	})
@@ -330,6 +327,9 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 	if refused != nil {
 		return nil, refused
 	}
+	// Routine and frequent: recorded in the background, off the
+	// transaction every client runs every few minutes.
+	s.background.push(newEvent(EventRefresh, grant.User.ID, grant.User.Username, grant.Session.ID, client, now))
 	return grant, nil
 }
 
@@ -437,7 +437,8 @@ func (s *Service) revokedTokenUsed(ctx context.Context, c *Claims) {
 	s.background.push(newEvent(EventRevokedTokenUsed, c.UserID(), "", c.SessionID, client, now))
 }
 
-// RunBackground writes queued audit events until ctx ends.
+// RunBackground writes queued audit events until ctx ends, then flushes
+// what is still queued.
 func (s *Service) RunBackground(ctx context.Context) {
 	s.background.run(ctx, s.store, s.log)
 }

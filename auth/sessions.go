@@ -54,18 +54,18 @@ func (s *Service) RevokeSession(ctx context.Context, c *Claims, sessionID string
 // outstanding access and refresh token stops working; the caller gets a new
 // session in return.
 func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next string, client Client) (*Grant, error) {
-	if err := checkPassword("newPassword", next); err != nil {
-		return nil, err
-	}
-	if current == next {
-		return nil, Invalid("newPassword", "new password must differ from the current one")
-	}
 	user, err := s.user(ctx, s.store, c.UserID())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotAuthenticated
 	}
 	if err != nil {
 		return nil, err
+	}
+	if err := checkPassword("newPassword", next, user.Username); err != nil {
+		return nil, err
+	}
+	if current == next {
+		return nil, Invalid("newPassword", "new password must differ from the current one")
 	}
 	stored, err := s.store.PasswordHash(ctx, user.ID)
 	if err != nil {

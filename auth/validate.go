@@ -56,21 +56,30 @@ func UsernameKey(username string) (key string, ok bool) {
 	return string(b), true
 }
 
-// ValidatePassword enforces the password policy on the field "password".
-func ValidatePassword(password string) error {
-	return checkPassword("password", password)
+// ValidatePassword enforces the password policy for a user with username
+// on the input field "password".
+func ValidatePassword(password, username string) error {
+	return checkPassword("password", password, username)
 }
 
-// checkPassword enforces the length policy, counted in characters, not
-// bytes, so a passphrase in any script gets the same allowance. field names
-// the input the password came in.
-func checkPassword(field, password string) error {
+// checkPassword enforces the policy of NIST SP 800-63B §5.1.1.2: a length
+// counted in characters, not bytes, so a passphrase in any script gets the
+// same allowance; not the username; not a commonly used password. No
+// composition rules (they make passwords harder to remember, not to
+// guess). field names the input the password came in.
+func checkPassword(field, password, username string) error {
 	n := utf8.RuneCountInString(password)
 	if n < minPasswordLen {
 		return Invalid(field, "password must be at least %d characters long", minPasswordLen)
 	}
 	if n > maxPasswordLen {
 		return Invalid(field, "password must be at most %d characters long", maxPasswordLen)
+	}
+	if username != "" && strings.EqualFold(password, username) {
+		return Invalid(field, "password must not be the same as the username")
+	}
+	if isCommonPassword(password) {
+		return Invalid(field, "this password is one of the most commonly used, so it is easy to guess; choose another")
 	}
 	return nil
 }

@@ -89,6 +89,9 @@ func TestUsernameKey(t *testing.T) {
 	}
 }
 
+// uncommon returns an n-character password found in no common list.
+func uncommon(n int) string { return strings.Repeat("qz7", n)[:n] }
+
 func TestValidatePassword(t *testing.T) {
 	tests := []struct {
 		name     string
@@ -96,10 +99,15 @@ func TestValidatePassword(t *testing.T) {
 		valid    bool
 	}{
 		{"empty", "", false},
-		{"7 characters", strings.Repeat("a", 7), false},
-		{"8 characters", strings.Repeat("a", 8), true},
-		{"128 characters", strings.Repeat("a", 128), true},
-		{"129 characters", strings.Repeat("a", 129), false},
+		{"7 characters", uncommon(7), false},
+		{"8 characters", uncommon(8), true},
+		{"128 characters", uncommon(128), true},
+		{"129 characters", uncommon(129), false},
+		{"the username", "username-of-mine", false},
+		{"the username in other case", "USERNAME-of-Mine", false},
+		{"a common password", "password1", false},
+		{"a common password in other case", "PassWord1", false},
+		{"a common password, longer", "1qaz2wsx3edc", false},
 		// Counted in characters: 8 two-byte runes are 16 bytes but 8
 		// characters, and 7 of them are too few despite 14 bytes.
 		{"8 multibyte characters", strings.Repeat("ü", 8), true},
@@ -111,7 +119,7 @@ func TestValidatePassword(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := ValidatePassword(tt.password)
+			err := ValidatePassword(tt.password, "username-of-mine")
 			if tt.valid {
 				if err != nil {
 					t.Errorf("ValidatePassword(%d runes, %d bytes): %v, want valid",
