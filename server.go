@@ -6,6 +6,7 @@ package main
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	"github.com/keycard/keycard/app"
+	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/store"
 )
@@ -48,6 +50,12 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			return users(cfg, log, args, stdout)
 		})
+	case "keys":
+		if err := keys(args, stdout, stderr); err != nil {
+			fmt.Fprintf(stderr, "keycard: %v\n", err)
+			return 2
+		}
+		return 0
 	case "version", "--version", "-version":
 		fmt.Fprintln(stdout, "keycard", buildVersion())
 		return 0
@@ -71,6 +79,8 @@ Usage:
                                    give a user a role (e.g. the first admin)
   keycard users revoke-role USERNAME ROLE
                                    take a role away
+  keycard keys generate --alg EdDSA|ES256|RS256
+                                   print a new private signing key (PEM)
   keycard version                  print the version
   keycard help                     this text
 
@@ -261,4 +271,24 @@ func users(cfg config.Config, log *slog.Logger, args []string, stdout io.Writer)
 		fmt.Fprintln(stdout, "The role is in the user's access tokens from their next login or refresh.")
 	}
 	return nil
+}
+
+// keys runs `keycard keys generate --alg ALG`: a new private key as PEM on
+// stdout, for KEYCARD_JWT_KEY_FILE. It needs no configuration.
+func keys(args []string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || args[0] != "generate" {
+		return errors.New("usage: keycard keys generate --alg EdDSA|ES256|RS256")
+	}
+	fs := flag.NewFlagSet("keycard keys generate", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	alg := fs.String("alg", "EdDSA", "EdDSA, ES256 or RS256")
+	if err := fs.Parse(args[1:]); err != nil {
+		return err
+	}
+	pem, err := auth.GenerateKey(*alg)
+	if err != nil {
+		return err
+	}
+	_, err = stdout.Write(pem)
+	return err
 }

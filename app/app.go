@@ -12,11 +12,13 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"sync"
 	"time"
 
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
+	"github.com/keycard/keycard/ratelimit"
 	"github.com/keycard/keycard/store"
 )
 
@@ -43,12 +45,15 @@ type App struct {
 	db          *store.DB
 	store       *store.Store
 	service     *auth.Service
+	tokens      *auth.Tokens
 	revocations *auth.Revocations
 	handler     http.Handler
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
 	closeOnce      sync.Once
+	// closers release what init opened besides the database.
+	closers []func() error
 }
 
 // devSecretSetting names the settings row that keeps the generated
@@ -75,7 +80,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	}
 	a := &App{cfg: cfg, log: log, db: db, store: store.New(db)}
 	if err := a.init(ctx, opts); err != nil {
-		db.Close()
+		a.Close()
 		return nil, err
 	}
 	bg, cancel := context.WithCancel(context.Background())
@@ -108,21 +113,23 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	for _, m := range applied {
 		a.log.Info("migration applied", "version", m.Source.Version, "file", m.Source.Path)
 	}
-	secret, err := a.signingSecret(ctx)
+	signer, verifiers, err := a.signingKeys(ctx)
 	if err != nil {
 		return err
 	}
 	tokens, err := auth.NewTokens(auth.TokenConfig{
-		Issuer:   a.cfg.Issuer,
-		Audience: a.cfg.Audience,
-		TTL:      a.cfg.AccessTTL,
-		Leeway:   a.cfg.TokenLeeway,
-		Signer:   auth.NewHMACKey(secret),
-		Now:      opts.Now,
+		Issuer:    a.cfg.Issuer,
+		Audience:  a.cfg.Audience,
+		TTL:       a.cfg.AccessTTL,
+		Leeway:    a.cfg.TokenLeeway,
+		Signer:    signer,
+		Verifiers: verifiers,
+		Now:       opts.Now,
 	})
 	if err != nil {
 		return err
 	}
+	a.tokens = tokens
 	params := auth.OWASPParams()
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
@@ -131,11 +138,18 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	limiter, err := a.limiter(ctx, opts.Now)
+	if err != nil {
+		return err
+	}
 	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness)
 	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
+		Limiter:              limiter,
+		Limits:               a.limits(),
+		LimitLoopback:        a.cfg.RateLimitLoopback,
 		Now:                  opts.Now,
 		Logger:               a.log,
 	})
@@ -147,6 +161,101 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	}
 	a.handler = a.routes()
 	return nil
+}
+
+// limiter is where rate-limit buckets live: Redis when configured (shared
+// by every instance), else this process.
+func (a *App) limiter(ctx context.Context, now func() time.Time) (auth.Limiter, error) {
+	switch {
+	case a.cfg.RateLimitsOff:
+		return nil, nil
+	case a.cfg.RedisURL != "":
+		r, err := ratelimit.NewRedis(ctx, a.cfg.RedisURL, now, a.log)
+		if err != nil {
+			return nil, err
+		}
+		a.closers = append(a.closers, r.Close)
+		return r, nil
+	default:
+		return ratelimit.NewMemory(now), nil
+	}
+}
+
+// limits are the built-in rate limits with KEYCARD_RATE_LIMITS applied.
+func (a *App) limits() auth.Limits {
+	limits := auth.DefaultLimits()
+	for _, l := range a.cfg.RateLimits {
+		op, dim := auth.Operation(l.Operation), auth.Dimension(l.Dimension)
+		if limits[op] == nil {
+			limits[op] = map[auth.Dimension]auth.Rate{}
+		}
+		if l.Events == 0 {
+			delete(limits[op], dim)
+			continue
+		}
+		limits[op][dim] = auth.Rate{Events: l.Events, Per: l.Per}
+	}
+	return limits
+}
+
+// signingKeys returns the key that signs new tokens and the earlier keys
+// that still verify. HS256 signs with KEYCARD_JWT_SECRET; the others with
+// the PEM key in KEYCARD_JWT_KEY_FILE. In development either is generated
+// once and kept in the database when not configured.
+func (a *App) signingKeys(ctx context.Context) (auth.SigningKey, []auth.SigningKey, error) {
+	alg := a.cfg.JWTAlg
+	if alg == auth.AlgHS256 {
+		secret, err := a.signingSecret(ctx)
+		return auth.NewHMACKey(secret), nil, err
+	}
+	var pemKey []byte
+	var err error
+	if a.cfg.JWTKeyFile != "" {
+		if pemKey, err = os.ReadFile(a.cfg.JWTKeyFile); err != nil {
+			return auth.SigningKey{}, nil, fmt.Errorf("KEYCARD_JWT_KEY_FILE: %w", err)
+		}
+	} else {
+		if pemKey, err = a.devPrivateKey(ctx, alg); err != nil {
+			return auth.SigningKey{}, nil, err
+		}
+	}
+	signer, err := auth.ParseSigningKey(alg, pemKey)
+	if err != nil {
+		return auth.SigningKey{}, nil, fmt.Errorf("signing key for %s: %w", alg, err)
+	}
+	var verifiers []auth.SigningKey
+	for _, file := range a.cfg.JWTVerifyKeyFiles {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			return auth.SigningKey{}, nil, fmt.Errorf("KEYCARD_JWT_VERIFY_KEY_FILES: %w", err)
+		}
+		key, err := auth.ParseVerificationKey(alg, data)
+		if err != nil {
+			return auth.SigningKey{}, nil, fmt.Errorf("verification key %s: %w", file, err)
+		}
+		if key.ID != signer.ID {
+			verifiers = append(verifiers, key)
+		}
+	}
+	return signer, verifiers, nil
+}
+
+// devPrivateKey is a private key generated once per algorithm and kept in
+// the database, for development without a key file.
+func (a *App) devPrivateKey(ctx context.Context, alg string) ([]byte, error) {
+	if a.cfg.Mode == config.Production {
+		return nil, errors.New("KEYCARD_JWT_KEY_FILE is required in production")
+	}
+	fresh, err := auth.GenerateKey(alg)
+	if err != nil {
+		return nil, err
+	}
+	stored, err := a.store.SettingOrInit(ctx, "jwt_private_key_development_"+alg, string(fresh))
+	if err != nil {
+		return nil, fmt.Errorf("development signing key: %w", err)
+	}
+	a.log.Warn("development mode: using a signing key generated and stored in the database; set KEYCARD_JWT_KEY_FILE and KEYCARD_ENV=production for real deployments", "alg", alg)
+	return []byte(stored), nil
 }
 
 // signingSecret is KEYCARD_JWT_SECRET, or in development a secret generated
@@ -185,9 +294,14 @@ func (a *App) Service() *auth.Service { return a.service }
 func (a *App) Close() error {
 	var err error
 	a.closeOnce.Do(func() {
-		a.stopBackground()
+		if a.stopBackground != nil {
+			a.stopBackground()
+		}
 		a.background.Wait()
-		err = a.db.Close()
+		for _, c := range a.closers {
+			err = errors.Join(err, c())
+		}
+		err = errors.Join(err, a.db.Close())
 	})
 	return err
 }

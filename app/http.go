@@ -6,6 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
+	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql/playground"
@@ -21,7 +23,8 @@ const MaxBodyBytes = 1 << 20
 
 func (a *App) routes() http.Handler {
 	gql := graph.NewHandler(a.service, graph.Options{
-		Introspection: true,
+		Introspection: a.cfg.Introspection,
+		Limits:        graph.Limits(a.cfg.GraphQL),
 		Logger:        a.log,
 	})
 	mux := http.NewServeMux()
@@ -31,6 +34,7 @@ func (a *App) routes() http.Handler {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
+	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
 	return requestid.Middleware(a.clientInfo(a.accessLog(mux)))
 }
 
@@ -44,6 +48,21 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// jwks publishes the public verification keys (empty with HS256), so
+// resource servers verify tokens without calling keycard. Caches may keep it
+// a few minutes: a new key is published before it signs (add it to
+// KEYCARD_JWT_VERIFY_KEY_FILES first), so that delay is harmless.
+func (a *App) jwks(w http.ResponseWriter, r *http.Request) {
+	body, err := a.tokens.JWKS()
+	if err != nil {
+		writeJSON(w, http.StatusInternalServerError, map[string]string{"error": "internal server error"})
+		return
+	}
+	w.Header().Set("Content-Type", "application/jwk-set+json")
+	w.Header().Set("Cache-Control", "public, max-age=300")
+	_, _ = w.Write(body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
@@ -70,16 +89,54 @@ func limitBody(next http.Handler) http.Handler {
 	})
 }
 
-// clientInfo records the caller's address and user agent for sessions.
+// clientInfo records the caller's address and user agent for sessions,
+// audit and rate limits.
 func (a *App) clientInfo(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ip, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			ip = r.RemoteAddr
-		}
-		ctx := auth.WithClient(r.Context(), auth.Client{IP: ip, UserAgent: r.UserAgent()})
-		next.ServeHTTP(w, r.WithContext(ctx))
+		client := auth.Client{IP: clientIP(r, a.cfg.TrustedProxies), UserAgent: r.UserAgent()}
+		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
 	})
+}
+
+// clientIP is the peer's address, unless the peer is a trusted proxy: then
+// X-Forwarded-For is read from the right (the entries the trusted proxies
+// appended) and the first untrusted hop is the client. Entries left of it
+// are whatever the client chose to send and are ignored.
+func clientIP(r *http.Request, trusted []netip.Prefix) string {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
+		if splitErr != nil {
+			return r.RemoteAddr
+		}
+		return host
+	}
+	addr := peer.Addr().Unmap()
+	if !isTrusted(addr, trusted) {
+		return addr.String()
+	}
+	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
+	for i := len(hops) - 1; i >= 0; i-- {
+		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
+		if err != nil {
+			break // garbage: trust nothing further left
+		}
+		hop = hop.Unmap()
+		if !isTrusted(hop, trusted) {
+			return hop.String()
+		}
+		addr = hop
+	}
+	return addr.String()
+}
+
+func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
+	for _, p := range trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
 }
 
 // statusRecorder remembers the status code for the access log.

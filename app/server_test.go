@@ -246,6 +246,14 @@ func (s *server) send(t testing.TB, httpReq *http.Request) *response {
 	}
 	out := &response{Status: resp.StatusCode, Header: resp.Header, Body: string(raw)}
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "application/") {
+		if bytes.HasPrefix(raw, []byte("[")) {
+			// A batch answer: the first result stands for the response.
+			var batch []json.RawMessage
+			if err := json.Unmarshal(raw, &batch); err != nil || len(batch) == 0 {
+				t.Fatalf("batch response is not a JSON array (%d): %s", resp.StatusCode, raw)
+			}
+			raw = batch[0]
+		}
 		if err := json.Unmarshal(raw, out); err != nil {
 			t.Fatalf("response is not JSON (%d): %s", resp.StatusCode, raw)
 		}

@@ -53,8 +53,14 @@ type Options struct {
 	RefreshReuseInterval time.Duration
 	// AuditRetention is how long audit events are kept (0: forever).
 	AuditRetention time.Duration
-	Now            func() time.Time
-	Logger         *slog.Logger
+	// Limiter and Limits rate-limit login, register, refresh and password
+	// change (nil Limiter: no limits).
+	Limiter Limiter
+	Limits  Limits
+	// LimitLoopback applies per-IP limits to loopback clients too.
+	LimitLoopback bool
+	Now           func() time.Time
+	Logger        *slog.Logger
 }
 
 // Service is keycard's use cases; GraphQL and any other face call it.
@@ -71,6 +77,8 @@ type Service struct {
 	// warns once per burst.
 	failures   *watch
 	revokedUse *watch
+	limited    *watch
+	limits     *rateLimits
 	opts       Options
 	now        func() time.Time
 	log        *slog.Logger
@@ -108,6 +116,8 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 		background:  newEventQueue(4096),
 		failures:    newWatch(failureWindow, watchSize),
 		revokedUse:  newWatch(time.Minute, watchSize),
+		limited:     newWatch(time.Minute, watchSize),
+		limits:      &rateLimits{limiter: opts.Limiter, limits: opts.Limits, limitLoopback: opts.LimitLoopback},
 		opts:        opts,
 		now:         opts.Now,
 		log:         opts.Logger,
@@ -130,6 +140,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 		if _, err := NormalizeEmail(*in.Email); err != nil {
 			return nil, err
 		}
+	}
+	if _, err := s.limit(ctx, OpRegister, map[Dimension]string{PerIP: client.IP}); err != nil {
+		return nil, err
 	}
 	hash, err := s.passwords.Hash(ctx, in.Password)
 	if err != nil {
@@ -155,6 +168,12 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 // fail the same way and take the same time.
 func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
 	key, ok := UsernameKey(username)
+	// Limited before anything is hashed; names that cannot exist are
+	// limited too, so the limit does not tell them apart.
+	spent, err := s.limit(ctx, OpLogin, map[Dimension]string{PerIP: client.IP, PerUsername: clip(strings.ToLower(username), 64)})
+	if err != nil {
+		return nil, err
+	}
 	if !ok {
 		return nil, s.failLogin(ctx, username, "", password, client)
 	}
@@ -176,6 +195,7 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 		s.upgradeHash(ctx, user.ID, password)
 	}
 	s.failures.reset("username:" + key)
+	s.limits.refund(ctx, spent) // a successful login is not a guess
 	var grant *Grant
 	err = s.store.Tx(ctx, func(tx Store) error {
 		grant, err = s.startSession(ctx, tx, user, client, EventLoginSucceeded)
@@ -261,6 +281,10 @@ func (s *Service) grant(user *User, sess *Session, refresh string) (*Grant, erro
 // that was already rotated away is proof that two parties hold the session,
 // one of them a thief: the whole session is revoked.
 func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Grant, error) {
+	spent, err := s.limit(ctx, OpRefresh, map[Dimension]string{PerIP: client.IP})
+	if err != nil {
+		return nil, err
+	}
 	if !plausibleRefreshToken(token) {
 		return nil, ErrInvalidRefresh
 	}
@@ -271,7 +295,7 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 		revoked []Revocation
 		refused error
 	)
-	err := s.store.Tx(ctx, func(tx Store) error {
+	err = s.store.Tx(ctx, func(tx Store) error {
 		grant, revoked, refused = nil, nil, nil
 		sess, generation, err := tx.SessionByRefreshHash(ctx, hash)
 		if errors.Is(err, ErrNotFound) {
@@ -327,6 +351,7 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 	if refused != nil {
 		return nil, refused
 	}
+	s.limits.refund(ctx, spent)
 	// Routine and frequent: recorded in the background, off the
 	// transaction every client runs every few minutes.
 	s.background.push(newEvent(EventRefresh, grant.User.ID, grant.User.Username, grant.Session.ID, client, now))
@@ -441,6 +466,16 @@ func (s *Service) revokedTokenUsed(ctx context.Context, c *Claims) {
 // what is still queued.
 func (s *Service) RunBackground(ctx context.Context) {
 	s.background.run(ctx, s.store, s.log)
+}
+
+// limit spends rate-limit tokens for one attempt at op, and logs the first
+// refusal of a burst at WARN.
+func (s *Service) limit(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
+	spent, err := s.limits.take(ctx, op, keys)
+	if err != nil && s.limited.hit(string(op)+":"+keys[PerIP], s.now()) == 1 {
+		s.log.WarnContext(ctx, "rate limit reached", "operation", op, "ip", keys[PerIP], "user_id", keys[PerUser])
+	}
+	return spent, err
 }
 
 // remember puts committed revocations into memory so the very next request

@@ -67,6 +67,10 @@ func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next s
 	if current == next {
 		return nil, Invalid("newPassword", "new password must differ from the current one")
 	}
+	spent, err := s.limit(ctx, OpChangePassword, map[Dimension]string{PerIP: client.IP, PerUser: user.ID})
+	if err != nil {
+		return nil, err
+	}
 	stored, err := s.store.PasswordHash(ctx, user.ID)
 	if err != nil {
 		return nil, err
@@ -78,6 +82,7 @@ func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next s
 	if !match {
 		return nil, Invalid("currentPassword", "current password is incorrect")
 	}
+	s.limits.refund(ctx, spent)
 	hash, err := s.passwords.Hash(ctx, next)
 	if err != nil {
 		return nil, err

@@ -6,6 +6,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -27,6 +29,12 @@ type Config struct {
 	Addr        string
 	DatabaseURL string
 	JWTSecret   string
+	// JWTAlg is the signing algorithm; JWTKeyFile the PEM private key for
+	// EdDSA, ES256 and RS256; JWTVerifyKeyFiles earlier keys that still
+	// verify.
+	JWTAlg            string
+	JWTKeyFile        string
+	JWTVerifyKeyFiles []string
 	Mode        Mode
 	AccessTTL   time.Duration
 	RefreshTTL  time.Duration
@@ -50,6 +58,44 @@ type Config struct {
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
+
+	// RateLimits override the built-in limits; RateLimitsOff disables
+	// rate limiting altogether.
+	RateLimits    []RateLimit
+	RateLimitsOff bool
+	// RateLimitLoopback applies per-IP limits to loopback clients too.
+	RateLimitLoopback bool
+	// RedisURL, when set, shares rate-limit buckets between instances.
+	RedisURL string
+	// TrustedProxies are the peers whose X-Forwarded-For is believed.
+	TrustedProxies []netip.Prefix
+
+	// Introspection enables GraphQL introspection (default: on in
+	// development, off in production).
+	Introspection bool
+	GraphQL       GraphQLLimits
+
+	// TLSCert and TLSKey, together, make keycard serve HTTPS itself.
+	TLSCert, TLSKey string
+	// CORSOrigins are the browser origins allowed to call the API.
+	CORSOrigins []string
+}
+
+// RateLimit is one override of KEYCARD_RATE_LIMITS: Events per Per for an
+// operation counted per a dimension (Events 0: unlimited).
+type RateLimit struct {
+	Operation, Dimension string
+	Events               int
+	Per                  time.Duration
+}
+
+// GraphQLLimits bound what one GraphQL request may ask for.
+type GraphQLLimits struct {
+	MaxDepth         int
+	MaxComplexity    int
+	MaxAliases       int
+	MaxDocumentBytes int
+	MaxBatch         int
 }
 
 // Var documents one environment variable.
@@ -65,6 +111,9 @@ func Vars() []Var {
 		{"KEYCARD_DATABASE_URL", "sqlite:keycard.db", "sqlite:PATH, sqlite::memory: or mysql://USER:PASSWORD@HOST:PORT/DBNAME?PARAMS"},
 		{"KEYCARD_JWT_SECRET", "", "HS256 signing secret, at least 32 bytes; required in production, generated and stored in the database in development"},
 		{"KEYCARD_ENV", "development", "development or production (strict checks)"},
+		{"KEYCARD_JWT_ALG", "HS256", "signing algorithm: HS256, EdDSA, ES256 or RS256"},
+		{"KEYCARD_JWT_KEY_FILE", "", "PEM private key for EdDSA/ES256/RS256 (keycard keys generate --alg EdDSA); required in production, generated and stored in the database in development"},
+		{"KEYCARD_JWT_VERIFY_KEY_FILES", "", "comma-separated PEM keys (public or private) of earlier signing keys that still verify until their tokens expire"},
 		{"KEYCARD_ACCESS_TTL", "15m", "access token lifetime (Go duration)"},
 		{"KEYCARD_REFRESH_TTL", "720h", "refresh token lifetime; each refresh starts a new one"},
 		{"KEYCARD_ISSUER", "keycard", "iss claim of access tokens"},
@@ -75,6 +124,19 @@ func Vars() []Var {
 		{"KEYCARD_REFRESH_REUSE_INTERVAL", "0s", "grace period in which the previous refresh token still works (two tabs refreshing at once); 0s: any reuse revokes the session"},
 		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
 		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
+		{"KEYCARD_RATE_LIMITS", "", "overrides of the rate limits, e.g. login.username=20/1m,login.ip=100/1m,register.ip=30/1m,refresh.ip=100/1m,changePassword.user=5/1m,changePassword.ip=20/1m (0/1m: unlimited); off disables all"},
+		{"KEYCARD_RATE_LIMIT_LOOPBACK", "off", "on: per-IP limits apply to loopback clients too (off: a loopback peer is a local tool or proxy)"},
+		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
+		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
+		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
+		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have"},
+		{"KEYCARD_GRAPHQL_MAX_COMPLEXITY", "1000", "most fields (weighted) one operation may select"},
+		{"KEYCARD_GRAPHQL_MAX_ALIASES", "64", "most aliased fields one operation may have"},
+		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted"},
+		{"KEYCARD_GRAPHQL_MAX_BATCH", "10", "most operations in one batched (JSON array) request"},
+		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},
+		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
+		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
 		{"KEYCARD_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGINT/SIGTERM"},
@@ -129,6 +191,74 @@ func Load(getenv func(string) string) (Config, error) {
 		LogFormat:              strings.ToLower(get("KEYCARD_LOG_FORMAT")),
 		ShutdownTimeout:        duration("KEYCARD_SHUTDOWN_TIMEOUT"),
 	}
+	positive := func(name string) int {
+		n, err := strconv.Atoi(get(name))
+		if err != nil || n <= 0 {
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive number", name, get(name)))
+		}
+		return n
+	}
+	onOff := func(name string, def bool) bool {
+		switch strings.ToLower(get(name)) {
+		case "":
+			return def
+		case "on", "true", "1", "yes":
+			return true
+		case "off", "false", "0", "no":
+			return false
+		}
+		errs = append(errs, fmt.Errorf("%s: %q is neither on nor off", name, get(name)))
+		return def
+	}
+	cfg.GraphQL = GraphQLLimits{
+		MaxDepth:         positive("KEYCARD_GRAPHQL_MAX_DEPTH"),
+		MaxComplexity:    positive("KEYCARD_GRAPHQL_MAX_COMPLEXITY"),
+		MaxAliases:       positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
+		MaxDocumentBytes: positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
+		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
+	}
+	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
+	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
+	cfg.RedisURL = get("KEYCARD_REDIS_URL")
+	cfg.TLSCert, cfg.TLSKey = get("KEYCARD_TLS_CERT"), get("KEYCARD_TLS_KEY")
+	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
+		errs = append(errs, errors.New("KEYCARD_TLS_CERT and KEYCARD_TLS_KEY must be set together"))
+	}
+	for _, origin := range splitList(get("KEYCARD_CORS_ORIGINS")) {
+		if origin != "*" && !strings.HasPrefix(origin, "http://") && !strings.HasPrefix(origin, "https://") {
+			errs = append(errs, fmt.Errorf("KEYCARD_CORS_ORIGINS: %q is not an origin such as https://app.example.com", origin))
+			continue
+		}
+		if origin == "*" {
+			errs = append(errs, errors.New("KEYCARD_CORS_ORIGINS: * is not allowed for an authentication API; list the frontends' origins"))
+			continue
+		}
+		cfg.CORSOrigins = append(cfg.CORSOrigins, strings.TrimSuffix(origin, "/"))
+	}
+	for _, cidr := range splitList(get("KEYCARD_TRUSTED_PROXIES")) {
+		prefix, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			addr, addrErr := netip.ParseAddr(cidr)
+			if addrErr != nil {
+				errs = append(errs, fmt.Errorf("KEYCARD_TRUSTED_PROXIES: %q is not an address or CIDR", cidr))
+				continue
+			}
+			prefix = netip.PrefixFrom(addr, addr.BitLen())
+		}
+		cfg.TrustedProxies = append(cfg.TrustedProxies, prefix.Masked())
+	}
+	if limits := get("KEYCARD_RATE_LIMITS"); strings.EqualFold(limits, "off") {
+		cfg.RateLimitsOff = true
+	} else {
+		for _, item := range splitList(limits) {
+			limit, err := parseRateLimit(item)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("KEYCARD_RATE_LIMITS: %w", err))
+				continue
+			}
+			cfg.RateLimits = append(cfg.RateLimits, limit)
+		}
+	}
 	if cfg.Mode != Development && cfg.Mode != Production {
 		errs = append(errs, fmt.Errorf("KEYCARD_ENV: %q is neither development nor production", cfg.Mode))
 	}
@@ -144,8 +274,23 @@ func Load(getenv func(string) string) (Config, error) {
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < MinSecretBytes {
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET must be at least %d bytes (it is %d); generate one with: openssl rand -base64 48", MinSecretBytes, len(cfg.JWTSecret)))
 	}
-	if cfg.Mode == Production && cfg.JWTSecret == "" {
-		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET is required in production (at least %d bytes); generate one with: openssl rand -base64 48", MinSecretBytes))
+	cfg.JWTAlg = get("KEYCARD_JWT_ALG")
+	cfg.JWTKeyFile = get("KEYCARD_JWT_KEY_FILE")
+	cfg.JWTVerifyKeyFiles = splitList(get("KEYCARD_JWT_VERIFY_KEY_FILES"))
+	switch cfg.JWTAlg {
+	case "HS256":
+		if cfg.Mode == Production && cfg.JWTSecret == "" {
+			errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET is required in production (at least %d bytes); generate one with: openssl rand -base64 48", MinSecretBytes))
+		}
+		if cfg.JWTKeyFile != "" || len(cfg.JWTVerifyKeyFiles) > 0 {
+			errs = append(errs, errors.New("KEYCARD_JWT_KEY_FILE and KEYCARD_JWT_VERIFY_KEY_FILES are for EdDSA, ES256 and RS256; HS256 uses KEYCARD_JWT_SECRET"))
+		}
+	case "EdDSA", "ES256", "RS256":
+		if cfg.Mode == Production && cfg.JWTKeyFile == "" {
+			errs = append(errs, fmt.Errorf("KEYCARD_JWT_KEY_FILE is required in production with KEYCARD_JWT_ALG=%s; generate one with: keycard keys generate --alg %s > key.pem", cfg.JWTAlg, cfg.JWTAlg))
+		}
+	default:
+		errs = append(errs, fmt.Errorf("KEYCARD_JWT_ALG: %q is not HS256, EdDSA, ES256 or RS256", cfg.JWTAlg))
 	}
 	switch cfg.LogLevel {
 	case "debug", "info", "warn", "error":
@@ -158,4 +303,43 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, fmt.Errorf("KEYCARD_LOG_FORMAT: %q is not text or json", cfg.LogFormat))
 	}
 	return cfg, errors.Join(errs...)
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
+}
+
+// parseRateLimit reads "operation.dimension=N/duration".
+func parseRateLimit(item string) (RateLimit, error) {
+	name, value, ok := strings.Cut(item, "=")
+	op, dim, ok2 := strings.Cut(name, ".")
+	count, per, ok3 := strings.Cut(value, "/")
+	if !ok || !ok2 || !ok3 {
+		return RateLimit{}, fmt.Errorf("%q is not operation.dimension=N/duration, e.g. login.username=20/1m", item)
+	}
+	switch op {
+	case "login", "register", "refresh", "changePassword":
+	default:
+		return RateLimit{}, fmt.Errorf("%q: unknown operation %q (login, register, refresh, changePassword)", item, op)
+	}
+	switch dim {
+	case "ip", "username", "user":
+	default:
+		return RateLimit{}, fmt.Errorf("%q: unknown dimension %q (ip, username, user)", item, dim)
+	}
+	events, err := strconv.Atoi(strings.TrimSpace(count))
+	if err != nil || events < 0 {
+		return RateLimit{}, fmt.Errorf("%q: %q is not a count", item, count)
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(per))
+	if err != nil || d <= 0 {
+		return RateLimit{}, fmt.Errorf("%q: %q is not a duration", item, per)
+	}
+	return RateLimit{Operation: op, Dimension: dim, Events: events, Per: d}, nil
 }

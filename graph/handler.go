@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/99designs/gqlgen/graphql/handler"
-	"github.com/99designs/gqlgen/graphql/handler/extension"
 	"github.com/99designs/gqlgen/graphql/handler/lru"
 	"github.com/vektah/gqlparser/v2/ast"
 
@@ -15,12 +14,17 @@ import (
 // Options configure the GraphQL endpoint.
 type Options struct {
 	Introspection bool
+	Limits        Limits
 	Logger        *slog.Logger
 }
 
 // queryCacheSize is how many parsed and validated documents are kept; a
 // frontend sends a handful of distinct documents, so hits are the norm.
 const queryCacheSize = 1000
+
+// parserTokenLimit caps the tokens of one document: far above any real
+// operation, far below what would make parsing expensive.
+const parserTokenLimit = 15000
 
 // NewHandler returns the GraphQL endpoint for svc.
 func NewHandler(svc *auth.Service, opts Options) http.Handler {
@@ -32,14 +36,14 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 		Resolvers:  &Resolver{Service: svc},
 		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole},
 	}))
-	srv.AddTransport(getTransport{})
-	srv.AddTransport(postTransport{})
+	srv.AddTransport(getTransport{limits: opts.Limits})
+	srv.AddTransport(postTransport{limits: opts.Limits})
 	srv.AddTransport(unsupportedTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc)
-	if opts.Introspection {
-		srv.Use(extension.Introspection{})
-	}
+	// Bounds the parser's work on a hostile document before validation.
+	srv.SetParserTokenLimit(parserTokenLimit)
+	srv.Use(&limitsExtension{limits: opts.Limits, introspection: opts.Introspection})
 	return srv
 }

@@ -4,11 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
@@ -24,8 +26,11 @@ const (
 	contentTypeGraphQLResponse = "application/graphql-response+json"
 )
 
-// postTransport is GraphQL over HTTP POST with a JSON body.
-type postTransport struct{}
+// postTransport is GraphQL over HTTP POST with a JSON body: one request
+// object, or an array of them (a batch, as Apollo's BatchHttpLink sends).
+type postTransport struct {
+	limits Limits
+}
 
 func (postTransport) Supports(r *http.Request) bool {
 	if r.Method != http.MethodPost || r.Header.Get("Upgrade") != "" {
@@ -35,7 +40,7 @@ func (postTransport) Supports(r *http.Request) bool {
 	return err == nil && mediaType == contentTypeJSON
 }
 
-func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := graphql.Now()
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
@@ -47,26 +52,83 @@ func (postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gra
 		writeRequestError(w, r, http.StatusBadRequest, "could not read request body")
 		return
 	}
+	body = bytes.TrimLeft(body, " \t\r\n")
+	if len(body) > 0 && body[0] == '[' {
+		t.batch(w, r, exec, body, start)
+		return
+	}
 	var params graphql.RawParams
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.UseNumber()
-	if err := dec.Decode(&params); err != nil || dec.More() {
+	if !decodeStrict(body, &params) {
 		writeRequestError(w, r, http.StatusBadRequest, "request body must be a JSON object with query, variables and operationName")
 		return
 	}
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params, false)
+	status, resp := execute(r, exec, &params, false, t.limits)
+	writeResponse(w, r, status, resp)
+}
+
+// batch runs each operation of a JSON array in order and answers an array
+// of results. The batch size is capped: each operation costs as much as a
+// request of its own (and counts as one against rate limits).
+func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, body []byte, start time.Time) {
+	var items []json.RawMessage
+	if !decodeStrict(body, &items) || len(items) == 0 {
+		writeRequestError(w, r, http.StatusBadRequest, "a batch must be a non-empty JSON array of request objects")
+		return
+	}
+	if len(items) > t.limits.MaxBatch {
+		writeRequestError(w, r, http.StatusBadRequest, fmt.Sprintf("batch has %d operations; the limit is %d", len(items), t.limits.MaxBatch))
+		return
+	}
+	results := make([]*graphql.Response, len(items))
+	status := http.StatusOK
+	failed := 0
+	for i, item := range items {
+		var params graphql.RawParams
+		if !decodeStrict(item, &params) {
+			results[i] = requestErrorResponse("each batch item must be a JSON object with query, variables and operationName")
+			failed++
+			continue
+		}
+		params.Headers = r.Header
+		params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
+		itemStatus, resp := execute(r, exec, &params, false, t.limits)
+		results[i] = resp
+		switch {
+		case itemStatus == http.StatusServiceUnavailable:
+			status = itemStatus
+		case itemStatus >= 400:
+			failed++
+		}
+	}
+	if failed == len(items) {
+		status = http.StatusBadRequest
+	}
+	writeJSON(w, r, status, results)
+}
+
+// decodeStrict decodes one JSON value and nothing after it.
+func decodeStrict(data []byte, v any) bool {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	if err := dec.Decode(v); err != nil {
+		return false
+	}
+	_, err := dec.Token()
+	return err == io.EOF
 }
 
 // getTransport is GraphQL over HTTP GET: queries only, as urql sends them.
-type getTransport struct{}
+type getTransport struct {
+	limits Limits
+}
 
 func (getTransport) Supports(r *http.Request) bool {
 	return r.Method == http.MethodGet && r.Header.Get("Upgrade") == ""
 }
 
-func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
+func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := graphql.Now()
 	query, err := url.ParseQuery(r.URL.RawQuery)
 	if err != nil {
@@ -89,7 +151,11 @@ func (getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Grap
 		}
 	}
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
-	execute(w, r, exec, &params, true)
+	status, resp := execute(r, exec, &params, true, t.limits)
+	if status == http.StatusMethodNotAllowed {
+		w.Header().Set("Allow", "POST")
+	}
+	writeResponse(w, r, status, resp)
 }
 
 // unsupportedTransport answers every request the others do not take.
@@ -108,28 +174,28 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql
 	writeRequestError(w, r, http.StatusMethodNotAllowed, "use GET for queries or POST for queries and mutations")
 }
 
-func execute(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool) {
+// execute runs one operation and returns the HTTP status and response.
+func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits Limits) (int, *graphql.Response) {
 	ctx := r.Context()
+	if len(params.Query) > limits.MaxDocumentBytes {
+		return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("query document is %d bytes; the limit is %d", len(params.Query), limits.MaxDocumentBytes))
+	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		markVariableErrors(errs)
-		resp := exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
-		writeResponse(w, r, http.StatusBadRequest, resp)
-		return
+		return http.StatusBadRequest, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 	}
 	if queryOnly {
 		op := opCtx.Doc.Operations.ForName(opCtx.OperationName)
 		if op == nil || op.Operation != ast.Query {
 			// GraphQL over HTTP: a mutation over GET is refused, so a link
 			// or an <img> cannot change state.
-			w.Header().Set("Allow", "POST")
-			writeRequestError(w, r, http.StatusMethodNotAllowed, "mutations must be sent with POST")
-			return
+			return http.StatusMethodNotAllowed, requestErrorResponse("mutations must be sent with POST")
 		}
 	}
 	responses, ctx := exec.DispatchOperation(ctx, opCtx)
 	resp := responses(ctx)
-	writeResponse(w, r, statusFor(resp), resp)
+	return statusFor(resp), resp
 }
 
 // markVariableErrors gives errors in the variables (a missing or mistyped
@@ -163,14 +229,28 @@ func statusFor(resp *graphql.Response) int {
 	return http.StatusOK
 }
 
-func writeRequestError(w http.ResponseWriter, r *http.Request, status int, message string) {
-	writeResponse(w, r, status, &graphql.Response{Errors: gqlerror.List{{
+// requestError is the body of a request that was not executed at all: no
+// "data" key, as GraphQL over HTTP prescribes.
+type requestError struct {
+	Errors gqlerror.List `json:"errors"`
+}
+
+func requestErrorResponse(message string) *graphql.Response {
+	return &graphql.Response{Errors: gqlerror.List{{
 		Message:    message,
 		Extensions: map[string]any{"code": CodeBadRequest},
-	}}})
+	}}}
+}
+
+func writeRequestError(w http.ResponseWriter, r *http.Request, status int, message string) {
+	writeJSON(w, r, status, requestError{Errors: requestErrorResponse(message).Errors})
 }
 
 func writeResponse(w http.ResponseWriter, r *http.Request, status int, resp *graphql.Response) {
+	writeJSON(w, r, status, resp)
+}
+
+func writeJSON(w http.ResponseWriter, r *http.Request, status int, resp any) {
 	body, err := json.Marshal(resp)
 	if err != nil {
 		status = http.StatusInternalServerError

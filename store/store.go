@@ -531,7 +531,17 @@ func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
 				// SQLite has no DELETE … LIMIT unless compiled in.
 				stmt = "DELETE FROM " + t.table + " WHERE rowid IN (SELECT rowid FROM " + t.table + " WHERE " + t.where + " LIMIT " + strconv.Itoa(purgeBatch) + ")"
 			}
-			res := s.conn(ctx).Exec(stmt, t.args...)
+			// Purges running at once on MySQL deadlock on the index
+			// they both scan; the losing statement was rolled back whole,
+			// so it can simply run again. Inside a transaction the whole
+			// transaction is gone, so only Tx may retry.
+			var res *gorm.DB
+			for attempt := 0; attempt < 10; attempt++ {
+				res = s.conn(ctx).Exec(stmt, t.args...)
+				if s.inTx || !retryable(res.Error) {
+					break
+				}
+			}
 			if res.Error != nil {
 				return total, translate(res.Error)
 			}

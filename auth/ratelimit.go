@@ -1,0 +1,122 @@
+package auth
+
+import (
+	"context"
+	"net/netip"
+	"time"
+)
+
+// Rate is a limit: Events per Per, with bursts up to Events.
+type Rate struct {
+	Events int
+	Per    time.Duration
+}
+
+// Limiter is a shared token-bucket store (in memory, or Redis for a fleet).
+type Limiter interface {
+	// Take spends one token of key's bucket under r. When there is none
+	// left it reports false and how long until the next one.
+	Take(ctx context.Context, key string, r Rate) (ok bool, retryAfter time.Duration, err error)
+	// Refund gives a token back, for an attempt that turned out not to
+	// count (a successful login is not a guess).
+	Refund(ctx context.Context, key string, r Rate) error
+}
+
+// Operation names a rate-limited operation.
+type Operation string
+
+const (
+	OpLogin          Operation = "login"
+	OpRegister       Operation = "register"
+	OpRefresh        Operation = "refresh"
+	OpChangePassword Operation = "changePassword"
+)
+
+// Dimension is what a limit is counted per.
+type Dimension string
+
+const (
+	PerIP       Dimension = "ip"
+	PerUsername Dimension = "username"
+	PerUser     Dimension = "user"
+)
+
+// Limits maps operation and dimension to a rate; a missing pair is
+// unlimited.
+type Limits map[Operation]map[Dimension]Rate
+
+// DefaultLimits are generous enough for people and strict enough for
+// scripts. Login, refresh and password change count attempts that fail:
+// successful ones are refunded, so a busy legitimate client never trips
+// them; register counts every account created.
+func DefaultLimits() Limits {
+	return Limits{
+		OpLogin:          {PerUsername: {20, time.Minute}, PerIP: {100, time.Minute}},
+		OpRegister:       {PerIP: {30, time.Minute}},
+		OpRefresh:        {PerIP: {100, time.Minute}},
+		OpChangePassword: {PerUser: {5, time.Minute}, PerIP: {20, time.Minute}},
+	}
+}
+
+// rateLimits applies Limits through a Limiter.
+type rateLimits struct {
+	limiter Limiter
+	limits  Limits
+	// limitLoopback also limits clients on loopback addresses. Off by
+	// default: a loopback peer is a local tool or a local proxy whose
+	// clients would all share one bucket (configure trusted proxies so
+	// their real addresses count instead).
+	limitLoopback bool
+}
+
+// taken remembers which buckets an attempt spent, so they can be refunded.
+type taken []struct {
+	key  string
+	rate Rate
+}
+
+// take spends one token per configured dimension of op. keys gives each
+// dimension's value (an IP, a username key, a user id). If any bucket is
+// empty, the tokens already spent are given back and a RATE_LIMITED error
+// says when to retry.
+func (l *rateLimits) take(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
+	if l == nil || l.limiter == nil {
+		return nil, nil
+	}
+	var spent taken
+	for dim, rate := range l.limits[op] {
+		value := keys[dim]
+		if value == "" || (dim == PerIP && !l.limitLoopback && isLoopback(value)) {
+			continue
+		}
+		key := string(op) + ":" + string(dim) + ":" + value
+		ok, retryAfter, err := l.limiter.Take(ctx, key, rate)
+		if err != nil {
+			// The limiters fall back rather than fail; should one fail
+			// anyway, an outage of the limiter is not an outage of login.
+			continue
+		}
+		if !ok {
+			l.refund(ctx, spent)
+			return nil, RateLimited(max(retryAfter, time.Second))
+		}
+		spent = append(spent, struct {
+			key  string
+			rate Rate
+		}{key, rate})
+	}
+	return spent, nil
+}
+
+// refund gives back what take spent. Best effort: a failed refund only
+// makes the limit a little stricter.
+func (l *rateLimits) refund(ctx context.Context, spent taken) {
+	for _, s := range spent {
+		_ = l.limiter.Refund(ctx, s.key, s.rate)
+	}
+}
+
+func isLoopback(ip string) bool {
+	addr, err := netip.ParseAddr(ip)
+	return err == nil && addr.IsLoopback()
+}
