@@ -35,11 +35,11 @@ type Config struct {
 	JWTAlg            string
 	JWTKeyFile        string
 	JWTVerifyKeyFiles []string
-	Mode        Mode
-	AccessTTL   time.Duration
-	RefreshTTL  time.Duration
-	Issuer      string
-	Audience    string
+	Mode              Mode
+	AccessTTL         time.Duration
+	RefreshTTL        time.Duration
+	Issuer            string
+	Audience          string
 	// TokenLeeway tolerates clock skew when checking exp, nbf and iat.
 	TokenLeeway time.Duration
 	// RevocationSyncInterval is how often revocations made by other
