@@ -5,6 +5,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"flag"
 	"fmt"
@@ -168,9 +169,25 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		IdleTimeout:       120 * time.Second,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		// Loaded now so a bad pair fails the start, not the first handshake.
+		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
+		if err != nil {
+			return fmt.Errorf("KEYCARD_TLS_CERT/KEYCARD_TLS_KEY: %w", err)
+		}
+		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
+		scheme = "https"
+	}
 	served := make(chan error, 1)
-	go func() { served <- srv.Serve(listener) }()
-	log.Info("keycard listening", "addr", listener.Addr().String(), "mode", cfg.Mode, "database", store.Redact(cfg.DatabaseURL), "version", buildVersion())
+	go func() {
+		if scheme == "https" {
+			served <- srv.ServeTLS(listener, "", "")
+			return
+		}
+		served <- srv.Serve(listener)
+	}()
+	log.Info("keycard listening", "addr", listener.Addr().String(), "scheme", scheme, "mode", cfg.Mode, "database", store.Redact(cfg.DatabaseURL), "version", buildVersion())
 
 	select {
 	case err := <-served:

@@ -13,6 +13,7 @@ import (
 	"github.com/99designs/gqlgen/graphql/playground"
 
 	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/graph"
 	"github.com/keycard/keycard/requestid"
 )
@@ -35,7 +36,68 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
-	return requestid.Middleware(a.clientInfo(a.accessLog(mux)))
+	return requestid.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+}
+
+// securityHeaders are the standard defensive headers for an API; the
+// playground page is the one HTML document and keeps its scripts. In
+// production, HSTS tells browsers to use HTTPS only (a TLS-terminating
+// proxy in front is common, so it is sent whatever the local scheme).
+func (a *App) securityHeaders(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := w.Header()
+		h.Set("X-Content-Type-Options", "nosniff")
+		h.Set("X-Frame-Options", "DENY")
+		h.Set("Referrer-Policy", "no-referrer")
+		h.Set("Cross-Origin-Opener-Policy", "same-origin")
+		if r.URL.Path != "/" {
+			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+		}
+		if a.cfg.Mode == config.Production {
+			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// corsAllowHeaders are the request headers browser frontends send: JSON
+// bodies, bearer tokens, request ids, and the CSRF headers of cookie mode.
+const corsAllowHeaders = "Authorization, Content-Type, Accept, X-Request-Id, X-CSRF-Protection, Apollo-Require-Preflight, Apollographql-Client-Name, Apollographql-Client-Version"
+
+// cors lets the listed browser origins call the API (credentials included,
+// for cookie mode); any other origin gets no CORS headers, so the browser
+// keeps the response from it.
+func (a *App) cors(next http.Handler) http.Handler {
+	allowed := make(map[string]bool, len(a.cfg.CORSOrigins))
+	for _, o := range a.cfg.CORSOrigins {
+		allowed[o] = true
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		h := w.Header()
+		h.Add("Vary", "Origin")
+		if origin == "" || !allowed[origin] {
+			if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+				w.WriteHeader(http.StatusForbidden)
+				return
+			}
+			next.ServeHTTP(w, r)
+			return
+		}
+		h.Set("Access-Control-Allow-Origin", origin)
+		h.Set("Access-Control-Allow-Credentials", "true")
+		if r.Method == http.MethodOptions && r.Header.Get("Access-Control-Request-Method") != "" {
+			h.Add("Vary", "Access-Control-Request-Method")
+			h.Add("Vary", "Access-Control-Request-Headers")
+			h.Set("Access-Control-Allow-Methods", "GET, POST, OPTIONS")
+			h.Set("Access-Control-Allow-Headers", corsAllowHeaders)
+			h.Set("Access-Control-Max-Age", "600")
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
+		next.ServeHTTP(w, r)
+	})
 }
 
 // ready answers 200 only while the database answers, so a load balancer

@@ -13,6 +13,7 @@ import (
 	"net"
 	"net/url"
 	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -67,10 +68,28 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	if path == "" {
 		return nil, errors.New("sqlite URL needs a path, e.g. sqlite:keycard.db or sqlite::memory:")
 	}
+	busyTimeout := "10000"
+	if base, query, found := strings.Cut(path, "?"); found {
+		// The one tunable: how long to wait for another process's lock
+		// before answering UNAVAILABLE (milliseconds).
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite URL parameters: %w", err)
+		}
+		for key := range values {
+			if key != "busy_timeout" {
+				return nil, fmt.Errorf("sqlite URL: unknown parameter %q (only busy_timeout, in milliseconds)", key)
+			}
+		}
+		if ms, err := strconv.Atoi(values.Get("busy_timeout")); err != nil || ms < 0 {
+			return nil, fmt.Errorf("sqlite URL: busy_timeout must be milliseconds, got %q", values.Get("busy_timeout"))
+		}
+		path, busyTimeout = base, values.Get("busy_timeout")
+	}
 	memory := path == ":memory:"
 	params := url.Values{}
 	// Wait for another process's write lock instead of failing.
-	params.Add("_pragma", "busy_timeout(10000)")
+	params.Add("_pragma", "busy_timeout("+busyTimeout+")")
 	params.Add("_pragma", "foreign_keys(1)")
 	if !memory {
 		// WAL lets readers proceed during a write; NORMAL sync is durable
@@ -97,7 +116,7 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	// other and with the single writer, which keeps SQLITE_BUSY out of
 	// this process entirely.
 	readParams := url.Values{}
-	readParams.Add("_pragma", "busy_timeout(10000)")
+	readParams.Add("_pragma", "busy_timeout("+busyTimeout+")")
 	readParams.Add("_pragma", "query_only(1)")
 	readParams.Set("_time_format", "sqlite")
 	db.Reader, db.ReadSQL, err = openSQLitePool(path+"?"+readParams.Encode(), cfg, max(2, runtime.GOMAXPROCS(0)))

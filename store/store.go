@@ -506,6 +506,12 @@ func (s *Store) Events(ctx context.Context, f auth.EventFilter) ([]*auth.Event, 
 // purgeBatch bounds one DELETE so the janitor never holds locks for long.
 const purgeBatch = 1000
 
+// purgeAttempts bounds retries of one batch that lost a deadlock to a
+// concurrent purge. More than txAttempts: several purgers retrying the same
+// rows can deadlock each other a few times in a row, and a retried batch
+// costs no more than the first try.
+const purgeAttempts = 10
+
 // Purge deletes what p allows, batch by batch.
 func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
 	type target struct {
@@ -536,7 +542,7 @@ func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
 			// so it can simply run again. Inside a transaction the whole
 			// transaction is gone, so only Tx may retry.
 			var res *gorm.DB
-			for attempt := 0; attempt < 10; attempt++ {
+			for attempt := 0; attempt < purgeAttempts; attempt++ {
 				res = s.conn(ctx).Exec(stmt, t.args...)
 				if s.inTx || !retryable(res.Error) {
 					break
