@@ -42,7 +42,11 @@ func run(args []string, getenv func(string) string, stdout, stderr io.Writer) in
 	}
 	switch cmd {
 	case "serve":
-		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error { return serve(cfg, log) })
+		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			return serve(ctx, cfg, log, nil)
+		})
 	case "migrate":
 		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			return migrate(cfg, args, stdout)
@@ -143,12 +147,10 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewTextHandler(w, opts))
 }
 
-// serve runs the HTTP server until SIGINT or SIGTERM, then lets in-flight
-// requests finish before closing the database.
-func serve(cfg config.Config, log *slog.Logger) error {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-
+// serve runs the HTTP server until ctx ends (SIGINT or SIGTERM), then lets
+// in-flight requests finish before closing the database. ready, if set, is
+// told the listening address once requests are served.
+func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
 	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
 	keycard, err := app.New(startCtx, cfg, app.Options{Logger: log})
 	cancel()
@@ -188,6 +190,9 @@ func serve(cfg config.Config, log *slog.Logger) error {
 		served <- srv.Serve(listener)
 	}()
 	log.Info("keycard listening", "addr", listener.Addr().String(), "scheme", scheme, "mode", cfg.Mode, "database", store.Redact(cfg.DatabaseURL), "version", buildVersion())
+	if ready != nil {
+		ready(listener.Addr().String())
+	}
 
 	select {
 	case err := <-served:

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -58,13 +59,21 @@ type server struct {
 	params auth.Argon2Params
 	// observe, when set, sees every database statement.
 	observe func(ctx context.Context, statement string)
+	// logger receives keycard's logs (discarded when nil).
+	logger *slog.Logger
 }
 
-// serverOption adjusts the environment a test server starts with.
-type serverOption func(env map[string]string)
+// serverOption adjusts how a test server starts.
+type serverOption func(s *server)
 
+// withEnv sets one environment variable of the server.
 func withEnv(name, value string) serverOption {
-	return func(env map[string]string) { env[name] = value }
+	return func(s *server) { s.env[name] = value }
+}
+
+// withLogger sends the server's logs to logger.
+func withLogger(logger *slog.Logger) serverOption {
+	return func(s *server) { s.logger = logger }
 }
 
 // startServer starts keycard on dbURL. Every response it sends is checked
@@ -81,10 +90,10 @@ func startServerWith(t testing.TB, dbURL string, observe func(ctx context.Contex
 		"KEYCARD_DATABASE_URL": dbURL,
 		"KEYCARD_JWT_SECRET":   testSecret,
 	}
-	for _, o := range opts {
-		o(env)
-	}
 	s := &server{t: t, dbURL: dbURL, env: env, clock: newClock(), params: cheapArgon2, observe: observe}
+	for _, o := range opts {
+		o(s)
+	}
 	s.start()
 	t.Cleanup(s.stop)
 	return s
@@ -96,7 +105,7 @@ func (s *server) start() {
 	if err != nil {
 		s.t.Fatalf("config: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params, ObserveQueries: s.observe})
+	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params, ObserveQueries: s.observe, Logger: s.logger})
 	if err != nil {
 		s.t.Fatalf("start keycard: %v", err)
 	}

@@ -462,6 +462,29 @@ func (s *Service) revokedTokenUsed(ctx context.Context, c *Claims) {
 	s.background.push(newEvent(EventRevokedTokenUsed, c.UserID(), "", c.SessionID, client, now))
 }
 
+// Stats are counters for monitoring.
+type Stats struct {
+	// PasswordHashes counts argon2id evaluations; PasswordQueue is how
+	// many wait for a hashing slot now.
+	PasswordHashes int64
+	PasswordQueue  int64
+	// RevokedEntries is the size of the in-memory revocation list.
+	RevokedEntries int
+	// AuditDropped counts background audit events that could not be
+	// written.
+	AuditDropped int64
+}
+
+// Stats reports the service's counters.
+func (s *Service) Stats() Stats {
+	return Stats{
+		PasswordHashes: s.passwords.Computed(),
+		PasswordQueue:  s.passwords.Waiting(),
+		RevokedEntries: s.revocations.Len(),
+		AuditDropped:   s.background.dropped.Load(),
+	}
+}
+
 // RunBackground writes queued audit events until ctx ends, then flushes
 // what is still queued.
 func (s *Service) RunBackground(ctx context.Context) {

@@ -73,9 +73,9 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case auth.KindInternal:
 			id := requestid.From(ctx)
 			presented.Extensions["requestId"] = id
-			log.ErrorContext(ctx, "internal error", "request_id", id, "path", presented.Path.String(), "err", err)
+			log.ErrorContext(ctx, "internal error", "request_id", id, "path", presented.Path.String(), "err", domain.Error())
 		case auth.KindUnavailable:
-			log.WarnContext(ctx, "dependency unavailable", "request_id", requestid.From(ctx), "err", err)
+			log.WarnContext(ctx, "dependency unavailable", "request_id", requestid.From(ctx), "err", domain.Error())
 		}
 		return presented
 	}

@@ -1,0 +1,301 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/keycard/keycard/requestid"
+)
+
+// redisEnv names the Redis database the shared rate-limit backend is tested
+// against, e.g. redis://127.0.0.1:6379/15. Tests empty it (FLUSHDB) before
+// each use, so give them a database of their own. CI sets it; with CI=true
+// a missing URL fails rather than skips.
+const redisEnv = "KEYCARD_TEST_REDIS_URL"
+
+// freshRedis empties the test Redis database so buckets from earlier tests
+// do not count.
+func freshRedis(t testing.TB, url string) {
+	t.Helper()
+	opts, err := redis.ParseURL(url)
+	if err != nil {
+		t.Fatalf("%s: %v", redisEnv, err)
+	}
+	client := redis.NewClient(opts)
+	defer client.Close()
+	if err := client.FlushDB(context.Background()).Err(); err != nil {
+		t.Fatalf("flush test Redis: %v", err)
+	}
+}
+
+// eachLimiter runs fn once per database and rate-limit backend: in memory,
+// and Redis when redisEnv is set. opts apply to every server started.
+func eachLimiter(t *testing.T, fn func(t *testing.T, dbURL string, opts []serverOption), opts ...serverOption) {
+	t.Helper()
+	backends := []struct {
+		name string
+		opts []serverOption
+	}{{"memory", nil}}
+	if url := os.Getenv(redisEnv); url != "" {
+		backends = append(backends, struct {
+			name string
+			opts []serverOption
+		}{"redis", []serverOption{withEnv("KEYCARD_REDIS_URL", url)}})
+	} else if os.Getenv("CI") != "" {
+		t.Fatalf("%s is not set: CI must test the Redis rate-limit backend", redisEnv)
+	}
+	storetestEach(t, func(t *testing.T, dbURL string) {
+		for _, b := range backends {
+			t.Run(b.name, func(t *testing.T) {
+				if b.name == "redis" {
+					freshRedis(t, os.Getenv(redisEnv))
+				}
+				all := append(append([]serverOption{}, opts...), b.opts...)
+				fn(t, dbURL, all)
+			})
+		}
+	})
+}
+
+// unique makes a username no other test (or earlier run sharing Redis)
+// has used.
+func unique(prefix string) string {
+	return prefix + "_" + strings.ReplaceAll(requestid.New()[:10], "-", "")
+}
+
+// aliasedLogins is one document with n aliased login mutations.
+func aliasedLogins(n int, username, password string) string {
+	var b strings.Builder
+	b.WriteString("mutation {")
+	for i := range n {
+		fmt.Fprintf(&b, " a%d: login(input: {username: %q, password: %q}) { accessToken }", i, username, password)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// codesByPath maps each error's first path element to its code.
+func codesByPath(resp *response) map[string]string {
+	codes := map[string]string{}
+	for _, e := range resp.Errors {
+		if len(e.Path) > 0 {
+			code, _ := e.Extensions["code"].(string)
+			codes[fmt.Sprint(e.Path[0])] = code
+		}
+	}
+	return codes
+}
+
+func TestAliasedLoginsAreSeparateAttempts(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		s := startServer(t, dbURL, opts...)
+		name := unique("victim")
+		s.register(t, name, "open-sesame-42")
+		hashesBefore := s.app.Service().Stats().PasswordHashes
+
+		resp := s.gql(t, "", aliasedLogins(50, name, "wrong-guess-1"), nil)
+		codes := codesByPath(resp)
+		if len(codes) != 50 {
+			t.Fatalf("want 50 errors, got %d: %s", len(codes), resp.Body)
+		}
+		limited := 0
+		for i := range 50 {
+			code := codes[fmt.Sprintf("a%d", i)]
+			switch {
+			case i < 20 && code != "UNAUTHENTICATED":
+				t.Fatalf("attempt %d: %s", i, code)
+			case i >= 20 && code != "RATE_LIMITED":
+				t.Fatalf("attempt %d: %s, want RATE_LIMITED", i, code)
+			case code == "RATE_LIMITED":
+				limited++
+			}
+		}
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] == "RATE_LIMITED" {
+				retry, ok := e.Extensions["retryAfter"].(float64)
+				if !ok || retry < 1 || retry != float64(int(retry)) {
+					t.Fatalf("retryAfter = %v: want whole seconds ≥ 1", e.Extensions["retryAfter"])
+				}
+			}
+		}
+		// Over the limit no password hash is computed.
+		if got := s.app.Service().Stats().PasswordHashes - hashesBefore; got != 20 {
+			t.Fatalf("%d hashes computed for 20 admitted attempts", got)
+		}
+		// The right password does not get through the exhausted bucket.
+		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}}), "RATE_LIMITED")
+		// Another user is not affected.
+		other := unique("bystander")
+		s.register(t, other, "open-sesame-42")
+		s.login(t, other, "open-sesame-42")
+	})
+}
+
+func TestBatchedOperationsAreSeparateAttempts(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		s := startServer(t, dbURL, opts...)
+		name := unique("batched")
+		s.register(t, name, "open-sesame-42")
+		batch := make([]map[string]any, 10)
+		for i := range batch {
+			batch[i] = map[string]any{"query": loginMutation, "variables": map[string]any{"input": map[string]any{"username": name, "password": "wrong-guess-1"}}}
+		}
+		results := s.batch(t, batch)
+		var codes []string
+		for _, r := range results {
+			codes = append(codes, r.code())
+		}
+		want := strings.Split(strings.Repeat("UNAUTHENTICATED,", 5)+strings.Repeat("RATE_LIMITED,", 5), ",")[:10]
+		if strings.Join(codes, ",") != strings.Join(want, ",") {
+			t.Fatalf("batch codes: %v", codes)
+		}
+	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=5/1m"))
+}
+
+// batch posts a JSON array of operations and decodes the array answer.
+func (s *server) batch(t testing.TB, ops []map[string]any) []*response {
+	t.Helper()
+	body, _ := json.Marshal(ops)
+	req, err := http.NewRequest(http.MethodPost, s.http.URL+"/graphql", bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := s.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var raw []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&raw); err != nil {
+		t.Fatalf("batch answer is not an array (status %d): %v", resp.StatusCode, err)
+	}
+	out := make([]*response, len(raw))
+	for i, item := range raw {
+		out[i] = &response{Status: resp.StatusCode, Body: string(item)}
+		if err := json.Unmarshal(item, out[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return out
+}
+
+func TestSuccessfulAttemptsDoNotUseUpTheLimit(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		s := startServer(t, dbURL, opts...)
+		name := unique("regular")
+		reg := s.register(t, name, "open-sesame-42")
+		token := reg.refresh()
+		for range 8 {
+			s.login(t, name, "open-sesame-42")
+			var next authPayload
+			resp := s.refresh(t, token)
+			expectOK(t, resp)
+			resp.into(t, "refresh", &next)
+			token = next.refresh()
+		}
+		// Failed refreshes do count.
+		expectCode(t, s.refresh(t, "kcr_bogus"), "UNAUTHENTICATED")
+		expectCode(t, s.refresh(t, "kcr_bogus"), "UNAUTHENTICATED")
+		expectCode(t, s.refresh(t, "kcr_bogus"), "RATE_LIMITED")
+	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m,refresh.ip=2/1m"), withEnv("KEYCARD_RATE_LIMIT_LOOPBACK", "on"))
+}
+
+func TestChangePasswordIsRateLimitedPerUser(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		s := startServer(t, dbURL, opts...)
+		reg := s.register(t, unique("changer"), "open-sesame-42")
+		wrong := map[string]any{"current": "not-my-password", "next": "brand-new-passphrase"}
+		expectCode(t, s.gql(t, reg.AccessToken, changePasswordMutation, wrong), "BAD_USER_INPUT")
+		expectCode(t, s.gql(t, reg.AccessToken, changePasswordMutation, wrong), "BAD_USER_INPUT")
+		expectCode(t, s.gql(t, reg.AccessToken, changePasswordMutation, wrong), "RATE_LIMITED")
+		expectCode(t, s.gql(t, reg.AccessToken, changePasswordMutation, map[string]any{"current": "open-sesame-42", "next": "brand-new-passphrase"}), "RATE_LIMITED")
+	}, withEnv("KEYCARD_RATE_LIMITS", "changePassword.user=2/1m"))
+}
+
+func TestPerIPLimitsUseForwardedForOnlyFromTrustedProxies(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		registerFrom := func(s *server, forwardedFor string) *response {
+			return s.do(t, request{Query: registerMutation,
+				Variables: map[string]any{"input": map[string]any{"username": unique("ip"), "password": "open-sesame-42"}},
+				header:    http.Header{"X-Forwarded-For": {forwardedFor}}})
+		}
+		t.Run("trusted proxy", func(t *testing.T) {
+			s := startServer(t, dbURL, append(opts, withEnv("KEYCARD_TRUSTED_PROXIES", "127.0.0.1/32"))...)
+			first, second := "198.51.100.10", "203.0.113.10"
+			resp := registerFrom(s, "10.9.8.7, "+first) // the left entry is the client's own claim: ignored
+			expectOK(t, resp)
+			var p authPayload
+			resp.into(t, "register", &p)
+			if list := s.sessions(t, p.AccessToken); list[0].IP != first {
+				t.Fatalf("session ip = %q, want %q", list[0].IP, first)
+			}
+			expectOK(t, registerFrom(s, first))
+			expectCode(t, registerFrom(s, first), "RATE_LIMITED")
+			expectOK(t, registerFrom(s, second))
+		})
+		t.Run("untrusted peer", func(t *testing.T) {
+			if url := os.Getenv(redisEnv); url != "" {
+				freshRedis(t, url)
+			}
+			s := startServer(t, dbURL, append(opts, withEnv("KEYCARD_RATE_LIMIT_LOOPBACK", "on"))...)
+			s.register(t, unique("peer"), "open-sesame-42")
+			s.register(t, unique("peer"), "open-sesame-42")
+			// Forged X-Forwarded-For from a peer that is no proxy changes nothing.
+			expectCode(t, registerFrom(s, "192.0.2.1"), "RATE_LIMITED")
+		})
+	}, withEnv("KEYCARD_RATE_LIMITS", "register.ip=2/1m"))
+}
+
+func TestLoopbackClientsAreNotLimitedPerIPByDefault(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *server) {
+		for range 3 {
+			s.register(t, unique("local"), "open-sesame-42")
+		}
+	}, withEnv("KEYCARD_RATE_LIMITS", "register.ip=1/1m"))
+}
+
+func TestRateLimitsAreSharedThroughRedis(t *testing.T) {
+	url := os.Getenv(redisEnv)
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set", redisEnv)
+		}
+		t.Skipf("%s is not set", redisEnv)
+	}
+	storetestEach(t, func(t *testing.T, dbURL string) {
+		freshRedis(t, url)
+		opts := []serverOption{withEnv("KEYCARD_REDIS_URL", url), withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m")}
+		a := startServer(t, dbURL, opts...)
+		b := startServer(t, dbURL, opts...)
+		name := unique("shared")
+		a.register(t, name, "open-sesame-42")
+		bad := map[string]any{"input": map[string]any{"username": name, "password": "wrong-guess-1"}}
+		expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+		expectCode(t, b.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+		expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+		expectCode(t, b.gql(t, "", loginMutation, bad), "RATE_LIMITED")
+		expectCode(t, a.gql(t, "", loginMutation, bad), "RATE_LIMITED")
+	})
+}
+
+func TestRateLimitsCanBeTurnedOff(t *testing.T) {
+	eachDB(t, func(t *testing.T, s *server) {
+		name := unique("unlimited")
+		s.register(t, name, "open-sesame-42")
+		resp := s.gql(t, "", aliasedLogins(25, name, "wrong-guess-1"), nil)
+		for path, code := range codesByPath(resp) {
+			if code != "UNAUTHENTICATED" {
+				t.Fatalf("%s: %s", path, code)
+			}
+		}
+	}, withEnv("KEYCARD_RATE_LIMITS", "off"))
+}
