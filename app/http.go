@@ -29,7 +29,7 @@ func (a *App) routes() http.Handler {
 		Logger:        a.log,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", limitBody(auth.Middleware(a.service.Authenticate)(gql)))
+	mux.Handle("/graphql", deadline(limitBody(auth.Middleware(a.service.Authenticate)(gql))))
 	mux.Handle("GET /{$}", playground.Handler("keycard", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -132,6 +132,19 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
+}
+
+// requestDeadline bounds one GraphQL request, queueing for a password-hash
+// slot and database waits included: past it, the client gets UNAVAILABLE
+// rather than a hung connection.
+const requestDeadline = 30 * time.Second
+
+func deadline(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), requestDeadline)
+		defer cancel()
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
 }
 
 // limitBody refuses bodies over MaxBodyBytes: at once when the declared
