@@ -28,6 +28,8 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Run("sessions", func(t *testing.T) { runSessions(t, newStore) })
 	t.Run("tx", func(t *testing.T) { runTx(t, newStore) })
 	t.Run("revocations", func(t *testing.T) { runRevocations(t, newStore) })
+	t.Run("events", func(t *testing.T) { runEvents(t, newStore) })
+	t.Run("purge", func(t *testing.T) { runPurge(t, newStore) })
 	t.Run("ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)
@@ -196,6 +198,94 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			t.Errorf("SetPasswordHash(unknown user) = %v, want ErrNotFound", err)
 		}
 	})
+
+	t.Run("PasswordHashReturnsTheStoredHash", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		heidi := createUser(t, store, "heidi", nil, nil)
+		ivan := createUser(t, store, "ivan", nil, nil)
+		checkPasswordHash(t, store, heidi.ID, "hash-of-heidi")
+		checkPasswordHash(t, store, ivan.ID, "hash-of-ivan")
+
+		if err := store.SetPasswordHash(ctx, heidi.ID, "new-hash"); err != nil {
+			t.Fatalf("SetPasswordHash: %v", err)
+		}
+		checkPasswordHash(t, store, heidi.ID, "new-hash")
+		checkPasswordHash(t, store, ivan.ID, "hash-of-ivan")
+
+		// A password change checks the old hash and writes the new one in
+		// one transaction: the transaction reads its own write.
+		err := store.Tx(ctx, func(tx auth.Store) error {
+			if err := tx.SetPasswordHash(ctx, heidi.ID, "newer-hash"); err != nil {
+				return err
+			}
+			hash, err := tx.PasswordHash(ctx, heidi.ID)
+			if err != nil || hash != "newer-hash" {
+				return fmt.Errorf("PasswordHash inside Tx = (%q, %v), want %q", hash, err, "newer-hash")
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("Tx: %v", err)
+		}
+		checkPasswordHash(t, store, heidi.ID, "newer-hash")
+
+		if hash, err := store.PasswordHash(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) || hash != "" {
+			t.Errorf("PasswordHash(unknown user) = (%q, %v), want ErrNotFound and no hash", hash, err)
+		}
+	})
+
+	t.Run("SetRolesReplacesRolesInOrder", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		judy := createUser(t, store, "judy", ptr("judy@example.com"), []string{"user"})
+		karl := createUser(t, store, "karl", nil, []string{"user", "admin"})
+		// Each step starts from the roles the previous one left.
+		for _, tc := range []struct {
+			name  string
+			roles []string
+			want  []string
+		}{
+			{"several", []string{"support", "admin", "user"}, []string{"support", "admin", "user"}},
+			{"reordered", []string{"user", "support"}, []string{"user", "support"}},
+			// The row exists even when nothing changes: a success, not
+			// "not found".
+			{"same-again", []string{"user", "support"}, []string{"user", "support"}},
+			{"empty", []string{}, []string{}},
+			{"one", []string{"admin"}, []string{"admin"}},
+			{"nil", nil, []string{}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				if err := store.SetRoles(ctx, judy.ID, tc.roles); err != nil {
+					t.Fatalf("SetRoles(%#v): %v", tc.roles, err)
+				}
+				want := *judy
+				want.Roles = tc.want
+				byID, err := store.UserByID(ctx, judy.ID)
+				if err != nil {
+					t.Fatalf("UserByID: %v", err)
+				}
+				checkUser(t, "UserByID", byID, &want)
+				byName, hash, err := store.UserByUsername(ctx, "judy")
+				if err != nil {
+					t.Fatalf("UserByUsername: %v", err)
+				}
+				checkUser(t, "UserByUsername", byName, &want)
+				if hash != "hash-of-judy" {
+					t.Errorf("password hash = %q after SetRoles, want it untouched", hash)
+				}
+			})
+		}
+
+		other, err := store.UserByID(ctx, karl.ID)
+		if err != nil {
+			t.Fatalf("UserByID(karl): %v", err)
+		}
+		checkUser(t, "other user", other, karl)
+		if err := store.SetRoles(ctx, uuid.NewString(), []string{"admin"}); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("SetRoles(unknown user) = %v, want ErrNotFound", err)
+		}
+	})
 }
 
 func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
@@ -314,6 +404,71 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			t.Errorf("refused rotation stored its token: SessionByRefreshHash = %v, want ErrNotFound", err)
 		}
 	})
+
+	t.Run("LiveSessionsListsTheUsersLiveSessionsMostRecentlyUsedFirst", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		now := epoch
+		wholeSecond := now.Truncate(time.Second)
+		alice := createUser(t, store, "alice", nil, nil)
+		bob := createUser(t, store, "bob", nil, nil)
+
+		byName := map[string]*auth.Session{}
+		for i, sess := range []*auth.Session{
+			sessionUsed(alice.ID, "expires in a microsecond", now.Add(-time.Hour), now.Add(time.Microsecond)),
+			// Used at a whole second just before a fractional now: a text
+			// comparison of times must still order them as instants.
+			sessionUsed(alice.ID, "used at a whole second", wholeSecond, now.Add(24*time.Hour)),
+			sessionUsed(alice.ID, "used long ago", now.Add(-72*time.Hour), now.Add(time.Hour)),
+			sessionUsed(alice.ID, "expires at now", now.Add(-10*time.Minute), now),
+			sessionUsed(alice.ID, "expired a microsecond ago", now.Add(-20*time.Minute), now.Add(-time.Microsecond)),
+			sessionUsed(alice.ID, "expired at a whole second", now.Add(-30*time.Minute), wholeSecond),
+			sessionUsed(alice.ID, "revoked", now.Add(-5*time.Minute), now.Add(24*time.Hour)),
+			sessionUsed(alice.ID, "rotated", now.Add(-48*time.Hour), now.Add(time.Minute)),
+			// Bob's session is the most recently used of all, so leaking it
+			// would put it first.
+			sessionUsed(bob.ID, "bob's", now, now.Add(24*time.Hour)),
+		} {
+			sess.IP = fmt.Sprintf("2001:db8::%x", i+1)
+			storeSession(t, store, sess)
+			byName[sess.UserAgent] = sess
+		}
+		if _, err := store.RevokeSessions(ctx, alice.ID, []string{byName["revoked"].ID}, now.Add(-time.Minute), now.Add(time.Hour)); err != nil {
+			t.Fatalf("RevokeSessions: %v", err)
+		}
+		// Rotation moves a session's last use and expiry forward: it goes
+		// from the bottom of the list to the top.
+		byName["rotated"], _ = advanceSession(t, store, byName["rotated"], now.Add(-time.Microsecond))
+
+		for _, tc := range []struct {
+			who    string
+			userID string
+			now    time.Time
+			want   []string
+		}{
+			{"alice", alice.ID, now, []string{"rotated", "used at a whole second", "expires in a microsecond", "used long ago"}},
+			{"alice", alice.ID, now.Add(time.Hour), []string{"rotated", "used at a whole second"}},
+			{"bob", bob.ID, now, []string{"bob's"}},
+			{"bob", bob.ID, now.Add(24 * time.Hour), nil},
+			{"unknown user", uuid.NewString(), now, nil},
+		} {
+			got, err := store.LiveSessions(ctx, tc.userID, tc.now)
+			if err != nil {
+				t.Fatalf("LiveSessions(%s, %s): %v", tc.who, tc.now, err)
+			}
+			var gotNames []string
+			for _, sess := range got {
+				gotNames = append(gotNames, sess.UserAgent)
+			}
+			if !slices.Equal(gotNames, tc.want) {
+				t.Errorf("LiveSessions(%s, %s) = %q, want %q", tc.who, tc.now, gotNames, tc.want)
+				continue
+			}
+			for _, sess := range got {
+				checkSession(t, "LiveSessions: "+sess.UserAgent, sess, byName[sess.UserAgent])
+			}
+		}
+	})
 }
 
 func runTx(t *testing.T, newStore func(t *testing.T) auth.Store) {
@@ -418,6 +573,80 @@ func runTx(t *testing.T, newStore func(t *testing.T) auth.Store) {
 						t.Errorf("user %s stored = %v (UserByID: %v), want %v", u.Username, stored, err, tc.wantStored)
 					}
 				}
+			})
+		}
+	})
+
+	// A role change writes the roles, a UserChanged entry that makes other
+	// processes drop their cached user, and an audit event: all or none.
+	t.Run("RoleChangeCommitsOrRollsBackWithItsLogEntries", func(t *testing.T) {
+		for _, tc := range []struct {
+			name       string
+			fnErr      error
+			wantStored bool
+		}{
+			{"Commit", nil, true},
+			{"Rollback", errAbort, false},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				store := newStore(t)
+				ctx := t.Context()
+				user := createUser(t, store, "quentin", nil, []string{"user"})
+				entry := &auth.Revocation{Kind: auth.UserChanged, Subject: user.ID, UserID: user.ID, RevokedAt: epoch, ExpiresAt: epoch.Add(time.Minute)}
+				event := &auth.Event{Kind: auth.EventRoleGranted, UserID: &user.ID, Username: user.Username, Detail: "admin", CreatedAt: epoch}
+				err := store.Tx(ctx, func(tx auth.Store) error {
+					if err := tx.SetRoles(ctx, user.ID, []string{"user", "admin"}); err != nil {
+						return err
+					}
+					got, err := tx.UserByID(ctx, user.ID)
+					if err != nil {
+						return err
+					}
+					if !slices.Equal(got.Roles, []string{"user", "admin"}) {
+						return fmt.Errorf("roles inside Tx = %q, want the ones just set", got.Roles)
+					}
+					if err := tx.AppendRevocation(ctx, entry); err != nil {
+						return err
+					}
+					if err := tx.RecordEvent(ctx, event); err != nil {
+						return err
+					}
+					return tc.fnErr
+				})
+				if !errors.Is(err, tc.fnErr) {
+					t.Fatalf("Tx = %v, want %v", err, tc.fnErr)
+				}
+
+				want := *user
+				if tc.wantStored {
+					want.Roles = []string{"user", "admin"}
+				}
+				got, err := store.UserByID(ctx, user.ID)
+				if err != nil {
+					t.Fatalf("UserByID: %v", err)
+				}
+				checkUser(t, "user after Tx", got, &want)
+				entries, err := store.RevocationsAfter(ctx, 0, epoch, 10)
+				if err != nil {
+					t.Fatalf("RevocationsAfter: %v", err)
+				}
+				events, err := store.Events(ctx, auth.EventFilter{Limit: 10})
+				if err != nil {
+					t.Fatalf("Events: %v", err)
+				}
+				if !tc.wantStored {
+					if len(entries) != 0 || len(events) != 0 {
+						t.Errorf("after rollback: revocation list %+v, events %+v; want both empty", entries, events)
+					}
+					return
+				}
+				if !slices.EqualFunc(entries, []auth.Revocation{*entry}, sameRevocation) {
+					t.Errorf("revocation list = %+v, want the UserChanged entry %+v", entries, *entry)
+				}
+				if len(events) != 1 {
+					t.Fatalf("Events = %+v, want the one recorded", events)
+				}
+				checkEvent(t, "recorded event", events[0], event)
 			})
 		}
 	})
@@ -618,6 +847,511 @@ func runRevocations(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	})
 }
 
+func runEvents(t *testing.T, newStore func(t *testing.T) auth.Store) {
+	alice, bob := uuid.NewString(), uuid.NewString()
+	session := uuid.NewString()
+
+	t.Run("RecordEventAssignsIncreasingIDsAndEveryFieldRoundTrips", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		recorded := []*auth.Event{
+			{Kind: auth.EventRegister, UserID: &alice, Username: "alice", IP: "203.0.113.7", UserAgent: "Mozilla/5.0", CreatedAt: epoch},
+			// A failed login for a name nobody has: no user, no session.
+			{Kind: auth.EventLoginFailed, Username: "nobody", IP: "2001:db8::1", UserAgent: "curl/8.5.0", CreatedAt: epoch.Add(time.Microsecond)},
+			{Kind: auth.EventLoginSucceeded, UserID: &alice, Username: "alice", SessionID: &session, IP: "203.0.113.7", CreatedAt: epoch.Add(time.Second)},
+			// Events are ordered by id, not by time: a clock that went
+			// backwards changes nothing.
+			{Kind: auth.EventRoleGranted, UserID: &bob, Username: "bob", Detail: "admin", CreatedAt: epoch.Truncate(time.Second)},
+			// The longest client text the service stores (it clips to
+			// these byte lengths), in multi-byte UTF-8.
+			{
+				Kind: auth.EventUserSessionsRevoked, UserID: &alice, SessionID: &session,
+				Username:  strings.Repeat("é", 32),
+				IP:        strings.Repeat("f", 64),
+				UserAgent: strings.Repeat("🔑", 128),
+				Detail:    "session revoked",
+				CreatedAt: epoch.Add(90 * 24 * time.Hour),
+			},
+		}
+		var last int64
+		for i, e := range recorded {
+			if err := store.RecordEvent(ctx, e); err != nil {
+				t.Fatalf("RecordEvent %d (%s): %v", i, e.Kind, err)
+			}
+			if e.ID <= last {
+				t.Fatalf("RecordEvent %d: ID = %d, want > %d", i, e.ID, last)
+			}
+			last = e.ID
+		}
+
+		got, err := store.Events(ctx, auth.EventFilter{Limit: 100})
+		if err != nil {
+			t.Fatalf("Events: %v", err)
+		}
+		want := filterEvents(recorded, auth.EventFilter{Limit: len(recorded)})
+		if !slices.Equal(eventIDs(got), eventIDs(want)) {
+			t.Fatalf("Events = ids %v, want %v (newest first)", eventIDs(got), eventIDs(want))
+		}
+		for i := range got {
+			checkEvent(t, fmt.Sprintf("event %d", got[i].ID), got[i], want[i])
+		}
+	})
+
+	t.Run("EventsFiltersNewestFirst", func(t *testing.T) {
+		store := newStore(t)
+		recorded := recordEvents(t, store, alice, bob)
+		last := recorded[len(recorded)-1].ID
+		for _, tc := range []struct {
+			name   string
+			filter auth.EventFilter
+		}{
+			{"all", auth.EventFilter{Limit: 100}},
+			{"user", auth.EventFilter{UserID: alice, Limit: 100}},
+			{"other-user", auth.EventFilter{UserID: bob, Limit: 100}},
+			{"unknown-user", auth.EventFilter{UserID: uuid.NewString(), Limit: 100}},
+			{"kind", auth.EventFilter{Kind: string(auth.EventLoginFailed), Limit: 100}},
+			{"unknown-kind", auth.EventFilter{Kind: "no_such_kind", Limit: 100}},
+			{"user-and-kind", auth.EventFilter{UserID: alice, Kind: string(auth.EventLoginFailed), Limit: 100}},
+			{"other-user-and-kind", auth.EventFilter{UserID: bob, Kind: string(auth.EventRegister), Limit: 100}},
+			{"before", auth.EventFilter{BeforeID: recorded[4].ID, Limit: 100}},
+			{"before-the-first", auth.EventFilter{BeforeID: recorded[0].ID, Limit: 100}},
+			{"before-beyond-the-newest", auth.EventFilter{BeforeID: last + 1000, Limit: 100}},
+			{"user-before", auth.EventFilter{UserID: alice, BeforeID: recorded[6].ID, Limit: 100}},
+			{"kind-before", auth.EventFilter{Kind: string(auth.EventLoginFailed), BeforeID: recorded[5].ID, Limit: 100}},
+			{"limit-1", auth.EventFilter{Limit: 1}},
+			{"limit-3", auth.EventFilter{Limit: 3}},
+			{"user-limit", auth.EventFilter{UserID: alice, Limit: 2}},
+			{"user-kind-before-limit", auth.EventFilter{UserID: alice, Kind: string(auth.EventLoginFailed), BeforeID: last + 1, Limit: 1}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				got, err := store.Events(t.Context(), tc.filter)
+				if err != nil {
+					t.Fatalf("Events(%+v): %v", tc.filter, err)
+				}
+				want := filterEvents(recorded, tc.filter)
+				if !slices.Equal(eventIDs(got), eventIDs(want)) {
+					t.Errorf("Events(%+v) = ids %v, want %v", tc.filter, eventIDs(got), eventIDs(want))
+				}
+			})
+		}
+	})
+
+	t.Run("EventsPagesByBeforeIDWithoutGapsOrRepeats", func(t *testing.T) {
+		store := newStore(t)
+		recorded := recordEvents(t, store, alice, bob)
+		// Odd and even counts: the walk ends on a short page or on an
+		// empty one.
+		for _, tc := range []struct {
+			name   string
+			filter auth.EventFilter
+		}{
+			{"all", auth.EventFilter{}},
+			{"user", auth.EventFilter{UserID: alice}},
+			{"other-user", auth.EventFilter{UserID: bob}},
+			{"kind", auth.EventFilter{Kind: string(auth.EventLoginFailed)}},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				const pageSize = 2
+				f := tc.filter
+				f.Limit = pageSize
+				var walked []int64
+				for pages := 0; ; pages++ {
+					if pages > len(recorded) {
+						t.Fatalf("paging with %+v does not end: %v so far", tc.filter, walked)
+					}
+					page, err := store.Events(t.Context(), f)
+					if err != nil {
+						t.Fatalf("Events(%+v): %v", f, err)
+					}
+					if len(page) > pageSize {
+						t.Fatalf("Events(%+v) returned %d events, more than the limit", f, len(page))
+					}
+					walked = append(walked, eventIDs(page)...)
+					if len(page) < pageSize {
+						break
+					}
+					f.BeforeID = page[len(page)-1].ID
+				}
+				all := tc.filter
+				all.Limit = len(recorded)
+				if want := eventIDs(filterEvents(recorded, all)); !slices.Equal(walked, want) {
+					t.Errorf("pages of %+v walked ids %v, want each of %v once, newest first", tc.filter, walked, want)
+				}
+			})
+		}
+	})
+}
+
+// recordEvents records a mix of events of two users and of nobody, oldest
+// first, and returns them with their ids: 9 in all, 4 of alice, 3 of bob,
+// 4 failed logins.
+func recordEvents(t *testing.T, store auth.Store, alice, bob string) []*auth.Event {
+	t.Helper()
+	var recorded []*auth.Event
+	for i, tc := range []struct {
+		kind     auth.EventKind
+		userID   *string
+		username string
+	}{
+		{auth.EventRegister, &alice, "alice"},
+		{auth.EventRegister, &bob, "bob"},
+		{auth.EventLoginSucceeded, &alice, "alice"},
+		{auth.EventLoginFailed, nil, "mallory"},
+		{auth.EventRefresh, &alice, "alice"},
+		{auth.EventLoginFailed, &bob, "bob"},
+		{auth.EventLoginFailed, &alice, "alice"},
+		{auth.EventRefresh, &bob, "bob"},
+		{auth.EventLoginFailed, nil, "mallory"},
+	} {
+		e := &auth.Event{Kind: tc.kind, UserID: tc.userID, Username: tc.username, CreatedAt: epoch.Add(time.Duration(i) * time.Minute)}
+		if err := store.RecordEvent(t.Context(), e); err != nil {
+			t.Fatalf("RecordEvent %d (%s): %v", i, e.Kind, err)
+		}
+		recorded = append(recorded, e)
+	}
+	return recorded
+}
+
+// filterEvents is what Events(f) must return from the recorded events.
+func filterEvents(recorded []*auth.Event, f auth.EventFilter) []*auth.Event {
+	var out []*auth.Event
+	for _, e := range slices.Backward(recorded) {
+		if len(out) == f.Limit {
+			break
+		}
+		if f.UserID != "" && (e.UserID == nil || *e.UserID != f.UserID) ||
+			f.Kind != "" && string(e.Kind) != f.Kind ||
+			f.BeforeID > 0 && e.ID >= f.BeforeID {
+			continue
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func eventIDs(events []*auth.Event) []int64 {
+	ids := []int64{}
+	for _, e := range events {
+		ids = append(ids, e.ID)
+	}
+	return ids
+}
+
+func checkEvent(t *testing.T, what string, got, want *auth.Event) {
+	t.Helper()
+	if got.ID != want.ID || got.Kind != want.Kind || got.Username != want.Username ||
+		got.IP != want.IP || got.UserAgent != want.UserAgent || got.Detail != want.Detail {
+		t.Errorf("%s = %+v, want %+v", what, got, want)
+	}
+	if optional(got.UserID) != optional(want.UserID) {
+		t.Errorf("%s: UserID = %s, want %s", what, optional(got.UserID), optional(want.UserID))
+	}
+	if optional(got.SessionID) != optional(want.SessionID) {
+		t.Errorf("%s: SessionID = %s, want %s", what, optional(got.SessionID), optional(want.SessionID))
+	}
+	checkTime(t, what+": CreatedAt", got.CreatedAt, want.CreatedAt)
+}
+
+func runPurge(t *testing.T, newStore func(t *testing.T) auth.Store) {
+	t.Run("PurgeDeletesExactlyTheRowsPastTheirCutOffs", func(t *testing.T) {
+		store := newStore(t)
+		fixture := seedPurge(t, store, 0)
+		deleted, err := store.Purge(t.Context(), fixture.cutoffs)
+		if err != nil {
+			t.Fatalf("Purge: %v", err)
+		}
+		if deleted != fixture.deleted {
+			t.Errorf("Purge = %d rows, want %d", deleted, fixture.deleted)
+		}
+		fixture.check(t, store)
+
+		again, err := store.Purge(t.Context(), fixture.cutoffs)
+		if err != nil || again != 0 {
+			t.Errorf("second Purge = %d, %v; want nothing left to delete", again, err)
+		}
+		fixture.check(t, store)
+	})
+
+	t.Run("PurgeWithoutEventCutOffKeepsEveryEvent", func(t *testing.T) {
+		store := newStore(t)
+		fixture := seedPurge(t, store, 0)
+		fixture.keepEvents()
+		deleted, err := store.Purge(t.Context(), fixture.cutoffs)
+		if err != nil {
+			t.Fatalf("Purge: %v", err)
+		}
+		if deleted != fixture.deleted {
+			t.Errorf("Purge = %d rows, want %d", deleted, fixture.deleted)
+		}
+		fixture.check(t, store)
+	})
+
+	// The store deletes in batches (store.purgeBatch is 1000); one call
+	// must still go through them all.
+	t.Run("PurgeDeletesMoreThanOneBatchInOneCall", func(t *testing.T) {
+		store := newStore(t)
+		fixture := seedPurge(t, store, manyExpiredRevocations)
+		deleted, err := store.Purge(t.Context(), fixture.cutoffs)
+		if err != nil {
+			t.Fatalf("Purge: %v", err)
+		}
+		if deleted != fixture.deleted {
+			t.Errorf("Purge = %d rows, want %d", deleted, fixture.deleted)
+		}
+		fixture.check(t, store)
+	})
+}
+
+// manyExpiredRevocations is more than two batches of the store's purge
+// (store.purgeBatch, 1000), one row past a batch boundary.
+const manyExpiredRevocations = 2001
+
+// purgeFixture is a database holding rows on both sides of every cut-off,
+// and what a purge must leave of it.
+type purgeFixture struct {
+	cutoffs auth.Purge
+	// keptRevocations in ID order.
+	keptRevocations []auth.Revocation
+	keptTokens      []keptToken
+	// goneTokens are hashes whose rows must be gone: the session's, or
+	// only the token's.
+	goneTokens map[string][]byte
+	// allEvents and keptEvents oldest first.
+	allEvents, keptEvents []*auth.Event
+	// deleted is what Purge must report: every row a cut-off selects, each
+	// once. Refresh tokens that go only because their session goes
+	// (ON DELETE CASCADE) are not counted.
+	deleted, eventsDeleted int64
+}
+
+// keptToken is a refresh token that must still resolve after the purge.
+type keptToken struct {
+	what       string
+	hash       []byte
+	session    *auth.Session
+	generation int64
+}
+
+// seedPurge fills store with the rows of a janitor's run at epoch, plus
+// extraExpired revocations that expired long ago.
+func seedPurge(t *testing.T, store auth.Store, extraExpired int) *purgeFixture {
+	t.Helper()
+	ctx := t.Context()
+	now := epoch
+	const refreshTTL = 30 * 24 * time.Hour
+	f := &purgeFixture{
+		cutoffs: auth.Purge{
+			RevocationsExpiredBefore:   now,
+			SessionsExpiredBefore:      now,
+			SessionsRevokedBefore:      now.Add(-24 * time.Hour),
+			RefreshTokensCreatedBefore: now.Add(-refreshTTL),
+			EventsCreatedBefore:        now.Add(-90 * 24 * time.Hour),
+		},
+		goneTokens: map[string][]byte{},
+	}
+	addRevocations := func(rs ...auth.Revocation) {
+		for _, r := range rs {
+			if r.ExpiresAt.Before(f.cutoffs.RevocationsExpiredBefore) {
+				f.deleted++
+			} else {
+				f.keptRevocations = append(f.keptRevocations, r)
+			}
+		}
+	}
+
+	wholeSecond := now.Truncate(time.Second)
+	kinds := []auth.RevocationKind{auth.RevokedAccessToken, auth.RevokedSession, auth.UserChanged}
+	for i, expiresAt := range []time.Time{
+		now.Add(-time.Hour),
+		now.Add(-time.Microsecond),
+		wholeSecond,
+		now,
+		now.Add(time.Microsecond),
+		wholeSecond.Add(time.Second),
+		now.Add(time.Hour),
+	} {
+		r := newRevocation(expiresAt)
+		r.Kind = kinds[i%len(kinds)]
+		if err := store.AppendRevocation(ctx, r); err != nil {
+			t.Fatalf("AppendRevocation: %v", err)
+		}
+		addRevocations(*r)
+	}
+	if extraExpired > 0 {
+		// One transaction: thousands of commits would make the suite slow.
+		err := store.Tx(ctx, func(tx auth.Store) error {
+			for i := range extraExpired {
+				if err := tx.AppendRevocation(ctx, newRevocation(now.Add(-time.Duration(i+1)*time.Second))); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("AppendRevocation of %d expired entries: %v", extraExpired, err)
+		}
+		f.deleted += int64(extraExpired)
+	}
+
+	alice := createUser(t, store, "alice", nil, nil)
+	bob := createUser(t, store, "bob", nil, nil)
+	keep := func(what string, hash []byte, sess *auth.Session, generation int64) {
+		f.keptTokens = append(f.keptTokens, keptToken{what, hash, sess, generation})
+	}
+	revoke := func(sess *auth.Session, at, until time.Time) *auth.Session {
+		t.Helper()
+		entries, err := store.RevokeSessions(ctx, sess.UserID, []string{sess.ID}, at, until)
+		if err != nil || len(entries) != 1 {
+			t.Fatalf("RevokeSessions(%s) = %+v, %v; want one entry", sess.UserAgent, entries, err)
+		}
+		addRevocations(entries...)
+		revoked := *sess
+		revoked.RevokedAt = &at
+		return &revoked
+	}
+
+	// Expired long ago; its only token is past the token cut-off too and
+	// is counted with the tokens.
+	expired := sessionUsed(alice.ID, "expired long ago", now.Add(-40*24*time.Hour), now.Add(-10*24*time.Hour))
+	f.goneTokens[expired.UserAgent] = storeSession(t, store, expired)
+	f.deleted += 2
+
+	// Its token is recent, so it goes only with its session, uncounted.
+	expiredJustNow := sessionUsed(alice.ID, "expired a microsecond ago", now.Add(-2*time.Hour), now.Add(-time.Microsecond))
+	f.goneTokens[expiredJustNow.UserAgent] = storeSession(t, store, expiredJustNow)
+	f.deleted++
+
+	expiresAtCutOff := sessionUsed(alice.ID, "expires at the cut-off", now.Add(-2*time.Hour), now)
+	keep(expiresAtCutOff.UserAgent, storeSession(t, store, expiresAtCutOff), expiresAtCutOff, 0)
+
+	// A live session rotated over more than the refresh lifetime: its
+	// tokens older than the cut-off go, the session and newer ones stay.
+	rotated := sessionUsed(alice.ID, "rotated", now.Add(-40*24*time.Hour), now.Add(-10*24*time.Hour))
+	hashes := [][]byte{storeSession(t, store, rotated)}
+	for _, at := range []time.Time{
+		f.cutoffs.RefreshTokensCreatedBefore.Add(-time.Microsecond),
+		f.cutoffs.RefreshTokensCreatedBefore,
+		now.Add(-time.Hour),
+	} {
+		var hash []byte
+		rotated, hash = advanceSession(t, store, rotated, at)
+		hashes = append(hashes, hash)
+	}
+	f.goneTokens["rotated, generation 0"] = hashes[0]
+	f.goneTokens["rotated, generation 1"] = hashes[1]
+	f.deleted += 2
+	keep("rotated, generation 2 at the cut-off", hashes[2], rotated, 2)
+	keep("rotated, generation 3", hashes[3], rotated, 3)
+
+	revokedLongAgo := sessionUsed(alice.ID, "revoked over a day ago", now.Add(-48*time.Hour), now.Add(28*24*time.Hour))
+	f.goneTokens[revokedLongAgo.UserAgent] = storeSession(t, store, revokedLongAgo)
+	revoke(revokedLongAgo, f.cutoffs.SessionsRevokedBefore.Add(-time.Microsecond), now.Add(-time.Hour))
+	f.deleted++
+
+	revokedAtCutOff := sessionUsed(alice.ID, "revoked a day ago", now.Add(-48*time.Hour), now.Add(28*24*time.Hour))
+	hash := storeSession(t, store, revokedAtCutOff)
+	keep(revokedAtCutOff.UserAgent, hash, revoke(revokedAtCutOff, f.cutoffs.SessionsRevokedBefore, now.Add(time.Hour)), 0)
+
+	revokedRecently := sessionUsed(alice.ID, "revoked an hour ago", now.Add(-2*time.Hour), now.Add(29*24*time.Hour))
+	hash = storeSession(t, store, revokedRecently)
+	keep(revokedRecently.UserAgent, hash, revoke(revokedRecently, now.Add(-time.Hour), now.Add(15*time.Minute)), 0)
+
+	// Revoked recently but expired: either reason is enough.
+	revokedAndExpired := sessionUsed(alice.ID, "revoked an hour ago and expired", now.Add(-3*time.Hour), now.Add(-30*time.Minute))
+	f.goneTokens[revokedAndExpired.UserAgent] = storeSession(t, store, revokedAndExpired)
+	revoke(revokedAndExpired, now.Add(-time.Hour), now.Add(-45*time.Minute))
+	f.deleted++
+
+	bobs := sessionUsed(bob.ID, "bob's live session", now.Add(-time.Minute), now.Add(30*24*time.Hour))
+	keep(bobs.UserAgent, storeSession(t, store, bobs), bobs, 0)
+
+	for i, createdAt := range []time.Time{
+		now.Add(-365 * 24 * time.Hour),
+		f.cutoffs.EventsCreatedBefore.Add(-time.Microsecond),
+		f.cutoffs.EventsCreatedBefore,
+		now.Add(-time.Hour),
+		// A clock that went backwards: the cut-off is by time, not by id.
+		now.Add(-100 * 24 * time.Hour),
+	} {
+		e := &auth.Event{Kind: auth.EventRefresh, UserID: &alice.ID, Username: alice.Username, Detail: fmt.Sprint(i), CreatedAt: createdAt}
+		if err := store.RecordEvent(ctx, e); err != nil {
+			t.Fatalf("RecordEvent: %v", err)
+		}
+		f.allEvents = append(f.allEvents, e)
+		if createdAt.Before(f.cutoffs.EventsCreatedBefore) {
+			f.eventsDeleted++
+		} else {
+			f.keptEvents = append(f.keptEvents, e)
+		}
+	}
+	f.deleted += f.eventsDeleted
+	return f
+}
+
+// keepEvents drops the event cut-off: a zero time keeps every event.
+func (f *purgeFixture) keepEvents() {
+	f.cutoffs.EventsCreatedBefore = time.Time{}
+	f.keptEvents = f.allEvents
+	f.deleted -= f.eventsDeleted
+	f.eventsDeleted = 0
+}
+
+// check looks through the interface for exactly the kept rows.
+func (f *purgeFixture) check(t *testing.T, store auth.Store) {
+	t.Helper()
+	ctx := t.Context()
+	// Long before any entry's expiry: lists every row still stored.
+	longAgo := epoch.AddDate(-100, 0, 0)
+	revocations, err := store.RevocationsAfter(ctx, 0, longAgo, 100_000)
+	if err != nil {
+		t.Fatalf("RevocationsAfter: %v", err)
+	}
+	if !slices.EqualFunc(revocations, f.keptRevocations, sameRevocation) {
+		t.Errorf("revocations after purge: %d entries %s; want the %d still in force at the cut-off %s",
+			len(revocations), describeRevocations(revocations), len(f.keptRevocations), describeRevocations(f.keptRevocations))
+	}
+
+	for what, hash := range f.goneTokens {
+		if sess, _, err := store.SessionByRefreshHash(ctx, hash); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("token of %s after purge: SessionByRefreshHash = (%+v, %v), want ErrNotFound", what, sess, err)
+		}
+	}
+	for _, kept := range f.keptTokens {
+		sess, generation, err := store.SessionByRefreshHash(ctx, kept.hash)
+		if err != nil {
+			t.Errorf("token of %s after purge: SessionByRefreshHash = %v, want it kept", kept.what, err)
+			continue
+		}
+		checkSession(t, "session of "+kept.what, sess, kept.session)
+		if generation != kept.generation {
+			t.Errorf("token of %s resolves to generation %d, want %d", kept.what, generation, kept.generation)
+		}
+	}
+
+	events, err := store.Events(ctx, auth.EventFilter{Limit: 100})
+	if err != nil {
+		t.Fatalf("Events: %v", err)
+	}
+	want := filterEvents(f.keptEvents, auth.EventFilter{Limit: len(f.keptEvents)})
+	if !slices.Equal(eventIDs(events), eventIDs(want)) {
+		t.Errorf("events after purge = ids %v, want %v", eventIDs(events), eventIDs(want))
+	}
+}
+
+// describeRevocations names entries by id and expiry, the first few only:
+// thousands may survive a broken purge.
+func describeRevocations(rs []auth.Revocation) string {
+	var b strings.Builder
+	for i, r := range rs {
+		if i == 10 {
+			fmt.Fprintf(&b, " and %d more", len(rs)-i)
+			break
+		}
+		fmt.Fprintf(&b, "[%d %s expires %s] ", r.ID, r.Kind, r.ExpiresAt.Format(time.RFC3339Nano))
+	}
+	return b.String()
+}
+
 func runConcurrency(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Run("OneOfConcurrentRegistrationsOfAUsernameWins", func(t *testing.T) {
 		store := newStore(t)
@@ -716,6 +1450,44 @@ func runConcurrency(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			}
 		}
 	})
+
+	// Every instance runs the janitor; runs that overlap must neither fail
+	// nor leave dead rows behind nor touch live ones.
+	t.Run("ConcurrentPurgesDeleteEveryDeadRowAndNothingElse", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		fixture := seedPurge(t, store, manyExpiredRevocations)
+
+		const purgers = 4
+		deleted := make([]int64, purgers)
+		errs := make([]error, purgers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range purgers {
+			wg.Go(func() {
+				<-start
+				deleted[i], errs[i] = store.Purge(ctx, fixture.cutoffs)
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		var total int64
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("purger %d: %v (kind %v)", i, err, auth.KindOf(err))
+			}
+			total += deleted[i]
+		}
+		// Each row is deleted by one purger; none may count it twice.
+		if total > fixture.deleted {
+			t.Errorf("purgers reported %v rows in all, more than the %d there were", deleted, fixture.deleted)
+		}
+		fixture.check(t, store)
+		if again, err := store.Purge(ctx, fixture.cutoffs); err != nil || again != 0 {
+			t.Errorf("Purge after the concurrent ones = %d, %v; want nothing left to delete", again, err)
+		}
+	})
 }
 
 // caseVariant spells name with the letters picked by the bits of n in upper
@@ -758,11 +1530,46 @@ func newSession(userID string) *auth.Session {
 func createSession(t *testing.T, store auth.Store, userID string) (*auth.Session, []byte) {
 	t.Helper()
 	sess := newSession(userID)
+	return sess, storeSession(t, store, sess)
+}
+
+// storeSession creates sess and returns the hash of its first refresh
+// token.
+func storeSession(t *testing.T, store auth.Store, sess *auth.Session) []byte {
+	t.Helper()
 	hash := refreshHash(t)
 	if err := store.CreateSession(t.Context(), sess, hash); err != nil {
-		t.Fatalf("CreateSession: %v", err)
+		t.Fatalf("CreateSession(%s): %v", sess.UserAgent, err)
 	}
-	return sess, hash
+	return hash
+}
+
+// sessionUsed is a session of userID last used (and rotated) at usedAt,
+// named name in its user agent so failures say which one misbehaved.
+func sessionUsed(userID, name string, usedAt, expiresAt time.Time) *auth.Session {
+	sess := newSession(userID)
+	sess.CreatedAt = usedAt.Add(-time.Hour)
+	sess.LastUsedAt = usedAt
+	sess.RotatedAt = usedAt
+	sess.ExpiresAt = expiresAt
+	sess.UserAgent = name
+	return sess
+}
+
+// advanceSession rotates sess at at, as a refresh would, and returns the
+// session as stored and the new token's hash.
+func advanceSession(t *testing.T, store auth.Store, sess *auth.Session, at time.Time) (*auth.Session, []byte) {
+	t.Helper()
+	next := *sess
+	next.Generation++
+	next.LastUsedAt = at
+	next.RotatedAt = at
+	next.ExpiresAt = at.Add(30 * 24 * time.Hour)
+	hash := refreshHash(t)
+	if err := store.AdvanceSession(t.Context(), &next, hash); err != nil {
+		t.Fatalf("AdvanceSession(%s) to generation %d: %v", sess.UserAgent, next.Generation, err)
+	}
+	return &next, hash
 }
 
 // refreshHash is what the service stores for a refresh token: 32 bytes of
@@ -841,6 +1648,17 @@ func checkHash(t *testing.T, store auth.Store, usernameKey, want string) {
 	}
 	if hash != want {
 		t.Errorf("%s: password hash = %q, want %q", usernameKey, hash, want)
+	}
+}
+
+func checkPasswordHash(t *testing.T, store auth.Store, userID, want string) {
+	t.Helper()
+	hash, err := store.PasswordHash(t.Context(), userID)
+	if err != nil {
+		t.Fatalf("PasswordHash(%s): %v", userID, err)
+	}
+	if hash != want {
+		t.Errorf("PasswordHash(%s) = %q, want %q", userID, hash, want)
 	}
 }
 
