@@ -26,7 +26,14 @@ func (a *App) routes() http.Handler {
 	gql := graph.NewHandler(a.service, graph.Options{
 		Introspection: a.cfg.Introspection,
 		Limits:        graph.Limits(a.cfg.GraphQL),
-		Logger:        a.log,
+		Cookies: graph.CookieMode{
+			Enabled:        a.cfg.RefreshCookie,
+			MaxAge:         a.cfg.RefreshTTL,
+			Path:           "/graphql",
+			Secure:         a.secureCookie,
+			AllowedOrigins: a.cfg.CORSOrigins,
+		},
+		Logger: a.log,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", deadline(limitBody(auth.Middleware(a.service.Authenticate)(gql))))
@@ -98,6 +105,18 @@ func (a *App) cors(next http.Handler) http.Handler {
 		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
 		next.ServeHTTP(w, r)
 	})
+}
+
+// secureCookie is true in production, and in development whenever the
+// request came over HTTPS (directly, or via a trusted proxy that says so),
+// so that local development over plain HTTP still gets its cookie.
+func (a *App) secureCookie(r *http.Request) bool {
+	if a.cfg.Mode == config.Production || r.TLS != nil {
+		return true
+	}
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && isTrusted(peer.Addr().Unmap(), a.cfg.TrustedProxies) &&
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
 // ready answers 200 only while the database answers, so a load balancer

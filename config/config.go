@@ -79,6 +79,8 @@ type Config struct {
 	TLSCert, TLSKey string
 	// CORSOrigins are the browser origins allowed to call the API.
 	CORSOrigins []string
+	// RefreshCookie turns on browser cookie mode.
+	RefreshCookie bool
 }
 
 // RateLimit is one override of KEYCARD_RATE_LIMITS: Events per Per for an
@@ -137,6 +139,7 @@ func Vars() []Var {
 		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
 		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
+		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
 		{"KEYCARD_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGINT/SIGTERM"},
@@ -219,6 +222,7 @@ func Load(getenv func(string) string) (Config, error) {
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
+	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)
 	cfg.RedisURL = get("KEYCARD_REDIS_URL")
 	cfg.TLSCert, cfg.TLSKey = get("KEYCARD_TLS_CERT"), get("KEYCARD_TLS_KEY")
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {

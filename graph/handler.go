@@ -15,6 +15,7 @@ import (
 type Options struct {
 	Introspection bool
 	Limits        Limits
+	Cookies       CookieMode
 	Logger        *slog.Logger
 }
 
@@ -33,7 +34,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 		log = slog.New(slog.DiscardHandler)
 	}
 	srv := handler.New(NewExecutableSchema(Config{
-		Resolvers:  &Resolver{Service: svc},
+		Resolvers:  &Resolver{Service: svc, Cookies: opts.Cookies},
 		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole},
 	}))
 	srv.AddTransport(getTransport{limits: opts.Limits})
@@ -44,6 +45,8 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv.SetRecoverFunc(recoverFunc)
 	// Bounds the parser's work on a hostile document before validation.
 	srv.SetParserTokenLimit(parserTokenLimit)
-	srv.Use(&limitsExtension{limits: opts.Limits, introspection: opts.Introspection})
-	return srv
+	srv.Use(&limitsExtension{limits: opts.Limits, introspection: opts.Introspection, cookies: opts.Cookies})
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		srv.ServeHTTP(w, r.WithContext(withHTTP(r.Context(), w, r)))
+	})
 }

@@ -25,6 +25,7 @@ type Limits struct {
 type limitsExtension struct {
 	limits        Limits
 	introspection bool
+	cookies       CookieMode
 	schema        graphql.ExecutableSchema
 }
 
@@ -61,6 +62,14 @@ func (l *limitsExtension) MutateOperationContext(ctx context.Context, opCtx *gra
 	}
 	if c := complexity.Calculate(ctx, l.schema, op, opCtx.Variables); c > l.limits.MaxComplexity {
 		return limitError(fmt.Sprintf("query has complexity %d; the limit is %d", c, l.limits.MaxComplexity))
+	}
+	if l.cookies.Enabled && op.Operation == ast.Mutation {
+		if x := exchangeFrom(ctx); x != nil && refreshCookie(ctx) != "" && !l.cookies.csrfSafe(x.r) {
+			return &gqlerror.Error{
+				Message:    "a mutation sent with the refresh cookie needs the X-CSRF-Protection header and an allowed Origin",
+				Extensions: map[string]any{"code": CodeForbidden},
+			}
+		}
 	}
 	return nil
 }

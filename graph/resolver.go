@@ -19,20 +19,28 @@ import (
 // Resolver holds what resolvers call.
 type Resolver struct {
 	Service *auth.Service
+	Cookies CookieMode
 }
 
 // tokenType is the OAuth 2.0 token type of every access token (RFC 6750).
 const tokenType = "Bearer"
 
-func authPayload(grant *auth.Grant) *model.AuthPayload {
-	refresh := grant.RefreshToken
-	return &model.AuthPayload{
-		AccessToken:  grant.AccessToken,
-		RefreshToken: &refresh,
-		TokenType:    tokenType,
-		ExpiresIn:    int(grant.ExpiresIn.Seconds()),
-		User:         grant.User,
+// authPayload maps a grant to the response; in cookie mode the refresh
+// token goes into the cookie and the body carries null.
+func (r *Resolver) authPayload(ctx context.Context, grant *auth.Grant) *model.AuthPayload {
+	payload := &model.AuthPayload{
+		AccessToken: grant.AccessToken,
+		TokenType:   tokenType,
+		ExpiresIn:   int(grant.ExpiresIn.Seconds()),
+		User:        grant.User,
 	}
+	if r.Cookies.Enabled {
+		r.Cookies.setRefreshCookie(ctx, grant.RefreshToken)
+	} else {
+		refresh := grant.RefreshToken
+		payload.RefreshToken = &refresh
+	}
+	return payload
 }
 
 // claims returns the caller's verified claims; @authenticated has already

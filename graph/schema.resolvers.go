@@ -21,7 +21,7 @@ func (r *mutationResolver) Register(ctx context.Context, input model.RegisterInp
 	if err != nil {
 		return nil, err
 	}
-	return authPayload(grant), nil
+	return r.authPayload(ctx, grant), nil
 }
 
 func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*model.AuthPayload, error) {
@@ -29,19 +29,25 @@ func (r *mutationResolver) Login(ctx context.Context, input model.LoginInput) (*
 	if err != nil {
 		return nil, err
 	}
-	return authPayload(grant), nil
+	return r.authPayload(ctx, grant), nil
 }
 
 func (r *mutationResolver) Refresh(ctx context.Context, token *string) (*model.AuthPayload, error) {
 	var presented string
-	if token != nil {
+	switch {
+	case token != nil:
 		presented = *token
+	case r.Cookies.Enabled:
+		presented = refreshCookie(ctx)
 	}
 	grant, err := r.Service.Refresh(ctx, presented, auth.ClientFrom(ctx))
 	if err != nil {
+		if token == nil && r.Cookies.Enabled && auth.KindOf(err) == auth.KindUnauthenticated {
+			r.Cookies.clearRefreshCookie(ctx) // a dead cookie is not worth sending again
+		}
 		return nil, err
 	}
-	return authPayload(grant), nil
+	return r.authPayload(ctx, grant), nil
 }
 
 func (r *mutationResolver) Logout(ctx context.Context, scope *model.LogoutScope) (bool, error) {
@@ -55,6 +61,9 @@ func (r *mutationResolver) Logout(ctx context.Context, scope *model.LogoutScope)
 	}
 	if err := r.Service.Logout(ctx, c, logoutScope, auth.ClientFrom(ctx)); err != nil {
 		return false, err
+	}
+	if r.Cookies.Enabled {
+		r.Cookies.clearRefreshCookie(ctx)
 	}
 	return true, nil
 }
@@ -76,7 +85,7 @@ func (r *mutationResolver) ChangePassword(ctx context.Context, currentPassword s
 	if err != nil {
 		return nil, err
 	}
-	return authPayload(grant), nil
+	return r.authPayload(ctx, grant), nil
 }
 
 func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID string) (bool, error) {

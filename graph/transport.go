@@ -183,7 +183,11 @@ func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawPar
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	if errs != nil {
 		markVariableErrors(errs)
-		return http.StatusBadRequest, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
+		status := http.StatusBadRequest
+		if errs[0].Extensions["code"] == CodeForbidden {
+			status = http.StatusForbidden
+		}
+		return status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 	}
 	if queryOnly {
 		op := opCtx.Doc.Operations.ForName(opCtx.OperationName)
