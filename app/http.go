@@ -15,6 +15,7 @@ import (
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/graph"
+	"github.com/keycard/keycard/oauth"
 	"github.com/keycard/keycard/requestid"
 )
 
@@ -43,6 +44,14 @@ func (a *App) routes() http.Handler {
 	})
 	mux.HandleFunc("GET /readyz", a.ready)
 	mux.HandleFunc("GET /.well-known/jwks.json", a.jwks)
+	oauthMux := http.NewServeMux()
+	oauth.New(a.service, oauth.Options{
+		Issuer:             a.cfg.Issuer,
+		IntrospectionToken: a.cfg.IntrospectionToken,
+		BaseURL:            a.baseURL,
+	}).Register(oauthMux)
+	mux.Handle("/oauth/", deadline(limitBody(oauthMux)))
+	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
 	return requestid.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
 }
 
@@ -107,16 +116,31 @@ func (a *App) cors(next http.Handler) http.Handler {
 	})
 }
 
+// baseURL is keycard's public URL: KEYCARD_PUBLIC_URL, or what the request
+// was addressed to.
+func (a *App) baseURL(r *http.Request) string {
+	if a.cfg.PublicURL != "" {
+		return a.cfg.PublicURL
+	}
+	scheme := "http"
+	if r.TLS != nil || a.viaHTTPS(r) {
+		scheme = "https"
+	}
+	return scheme + "://" + r.Host
+}
+
+// viaHTTPS reports a trusted proxy saying the client used HTTPS.
+func (a *App) viaHTTPS(r *http.Request) bool {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	return err == nil && isTrusted(peer.Addr().Unmap(), a.cfg.TrustedProxies) &&
+		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
 // secureCookie is true in production, and in development whenever the
 // request came over HTTPS (directly, or via a trusted proxy that says so),
 // so that local development over plain HTTP still gets its cookie.
 func (a *App) secureCookie(r *http.Request) bool {
-	if a.cfg.Mode == config.Production || r.TLS != nil {
-		return true
-	}
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && isTrusted(peer.Addr().Unmap(), a.cfg.TrustedProxies) &&
-		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+	return a.cfg.Mode == config.Production || r.TLS != nil || a.viaHTTPS(r)
 }
 
 // ready answers 200 only while the database answers, so a load balancer

@@ -25,6 +25,7 @@ const (
 	EventUserSessionsRevoked EventKind = "user_sessions_revoked"
 	EventRoleGranted         EventKind = "role_granted"
 	EventRoleRevoked         EventKind = "role_revoked"
+	EventTokenRevoked        EventKind = "token_revoked"
 )
 
 // Event is one audit record. UserID is nil when no user is known (a failed

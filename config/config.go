@@ -81,6 +81,11 @@ type Config struct {
 	CORSOrigins []string
 	// RefreshCookie turns on browser cookie mode.
 	RefreshCookie bool
+	// IntrospectionToken guards /oauth/introspect (empty: disabled).
+	IntrospectionToken string
+	// PublicURL is keycard's external base URL, for absolute URLs in
+	// metadata (default: derived from each request).
+	PublicURL string
 }
 
 // RateLimit is one override of KEYCARD_RATE_LIMITS: Events per Per for an
@@ -139,6 +144,8 @@ func Vars() []Var {
 		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
 		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
+		{"KEYCARD_INTROSPECTION_TOKEN", "", "bearer token resource servers present to POST /oauth/introspect (unset: endpoint disabled)"},
+		{"KEYCARD_PUBLIC_URL", "", "external base URL, e.g. https://auth.example.com, for the OAuth metadata document (default: from each request)"},
 		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
@@ -223,6 +230,14 @@ func Load(getenv func(string) string) (Config, error) {
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
 	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)
+	cfg.IntrospectionToken = getenv("KEYCARD_INTROSPECTION_TOKEN")
+	if cfg.IntrospectionToken != "" && len(cfg.IntrospectionToken) < 16 {
+		errs = append(errs, errors.New("KEYCARD_INTROSPECTION_TOKEN must be at least 16 characters"))
+	}
+	cfg.PublicURL = strings.TrimSuffix(get("KEYCARD_PUBLIC_URL"), "/")
+	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "https://") && !strings.HasPrefix(cfg.PublicURL, "http://") {
+		errs = append(errs, fmt.Errorf("KEYCARD_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL))
+	}
 	cfg.RedisURL = get("KEYCARD_REDIS_URL")
 	cfg.TLSCert, cfg.TLSKey = get("KEYCARD_TLS_CERT"), get("KEYCARD_TLS_KEY")
 	if (cfg.TLSCert == "") != (cfg.TLSKey == "") {
