@@ -87,6 +87,7 @@ func TestServesTLS12AndUpWithHSTSInProduction(t *testing.T) {
 	certFile, keyFile := selfSigned(t)
 	addr, stop := startServe(t, map[string]string{
 		"KEYCARD_ADDR":         "127.0.0.1:0",
+		"KEYCARD_METRICS_ADDR": "127.0.0.1:0",
 		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"),
 		"KEYCARD_ENV":          "production",
 		"KEYCARD_JWT_SECRET":   strings.Repeat("s", 40),
@@ -123,6 +124,7 @@ func TestServesTLS12AndUpWithHSTSInProduction(t *testing.T) {
 func TestShutdownLetsInFlightRequestsFinish(t *testing.T) {
 	addr, stop := startServe(t, map[string]string{
 		"KEYCARD_ADDR":         "127.0.0.1:0",
+		"KEYCARD_METRICS_ADDR": "127.0.0.1:0",
 		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"),
 	})
 	// Ten aliased registrations spend ten real argon2id hashes, a few

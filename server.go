@@ -32,27 +32,27 @@ import (
 var version = ""
 
 func main() {
-	os.Exit(run(os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
 }
 
-func run(args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
 	cmd := "serve"
 	if len(args) > 0 {
 		cmd, args = args[0], args[1:]
 	}
 	switch cmd {
 	case "serve":
-		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			return serve(ctx, cfg, log, nil)
 		})
 	case "migrate":
-		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			return migrate(cfg, args, stdout)
 		})
 	case "users":
-		return withConfig(getenv, stderr, func(cfg config.Config, log *slog.Logger) error {
+		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
 			return users(cfg, log, args, stdout)
 		})
 	case "keys":
@@ -123,8 +123,8 @@ func buildVersion() string {
 
 // withConfig loads the configuration and a logger, runs fn, and turns its
 // error into an exit status with a message a person can act on.
-func withConfig(getenv func(string) string, stderr io.Writer, fn func(config.Config, *slog.Logger) error) int {
-	cfg, err := config.Load(getenv)
+func withConfig(lookupEnv func(string) (string, bool), stderr io.Writer, fn func(config.Config, *slog.Logger) error) int {
+	cfg, err := config.LoadEnv(lookupEnv)
 	if err != nil {
 		fmt.Fprintf(stderr, "keycard: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
 		return 2
@@ -180,6 +180,18 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		}
 		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
 		scheme = "https"
+	}
+	if cfg.MetricsAddr != "" {
+		metricsListener, err := net.Listen("tcp", cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("KEYCARD_METRICS_ADDR: %w", err)
+		}
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", keycard.MetricsHandler())
+		metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+		go func() { _ = metricsSrv.Serve(metricsListener) }()
+		defer metricsSrv.Close()
+		log.Info("metrics listening", "addr", metricsListener.Addr().String(), "path", "/metrics")
 	}
 	served := make(chan error, 1)
 	go func() {
@@ -306,6 +318,10 @@ func keys(args []string, stdout, stderr io.Writer) error {
 	alg := fs.String("alg", "EdDSA", "EdDSA, ES256 or RS256")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
+	}
+	if fs.NArg() > 0 {
+		// "keys generate ES256" must not quietly print an EdDSA key.
+		return fmt.Errorf("unexpected argument %q: use --alg %s", fs.Arg(0), fs.Arg(0))
 	}
 	pem, err := auth.GenerateKey(*alg)
 	if err != nil {

@@ -7,6 +7,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
+	"github.com/keycard/keycard/metrics"
 	"github.com/keycard/keycard/ratelimit"
 	"github.com/keycard/keycard/store"
 )
@@ -47,6 +49,7 @@ type App struct {
 	service     *auth.Service
 	tokens      *auth.Tokens
 	revocations *auth.Revocations
+	metrics     *metrics.Metrics
 	handler     http.Handler
 
 	stopBackground context.CancelFunc
@@ -143,6 +146,12 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		return err
 	}
 	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness)
+	pools := map[string]*sql.DB{"keycard": a.db.SQL}
+	if a.db.ReadSQL != a.db.SQL {
+		pools["keycard_read"] = a.db.ReadSQL
+	}
+	// The gauges read the service's stats at scrape time, when it exists.
+	a.metrics = metrics.New(func() auth.Stats { return a.service.Stats() }, pools)
 	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
@@ -150,6 +159,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		Limiter:              limiter,
 		Limits:               a.limits(),
 		LimitLoopback:        a.cfg.RateLimitLoopback,
+		Observer:             a.metrics,
 		Now:                  opts.Now,
 		Logger:               a.log,
 	})
@@ -285,6 +295,9 @@ func (a *App) signingSecret(ctx context.Context) ([]byte, error) {
 
 // Handler is keycard's HTTP interface.
 func (a *App) Handler() http.Handler { return a.handler }
+
+// MetricsHandler serves the Prometheus metrics (for a separate listener).
+func (a *App) MetricsHandler() http.Handler { return a.metrics.Handler() }
 
 // Service is the auth service, for in-process callers.
 func (a *App) Service() *auth.Service { return a.service }

@@ -277,20 +277,36 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 	return s.ResponseWriter.Write(b)
 }
 
-// accessLog writes one line per request. Only method, path, status and
-// timing: never headers, query strings or bodies, which carry tokens and
-// passwords.
+// accessLog writes one line per request, with what the handler noted
+// (operation, code), and feeds the request metrics. Only method, path,
+// status and timing besides: never headers, query strings or bodies, which
+// carry tokens and passwords. Health probes log at debug level.
 func (a *App) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
+		ctx, outcome := requestid.WithOutcome(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
-		next.ServeHTTP(rec, r)
-		a.log.LogAttrs(r.Context(), slog.LevelDebug, "request",
-			slog.String("request_id", requestid.From(r.Context())),
+		next.ServeHTTP(rec, r.WithContext(ctx))
+		elapsed := time.Since(start)
+		if outcome.Operation == "" {
+			outcome.Operation = "http"
+			outcome.Code = http.StatusText(rec.status)
+		}
+		level := slog.LevelInfo
+		if r.URL.Path == "/healthz" || r.URL.Path == "/readyz" || r.URL.Path == "/.well-known/jwks.json" {
+			level = slog.LevelDebug
+		}
+		a.log.LogAttrs(ctx, level, "request",
+			slog.String("request_id", requestid.From(ctx)),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
-			slog.Duration("duration", time.Since(start)),
+			slog.String("operation", outcome.Operation),
+			slog.String("code", outcome.Code),
+			slog.Duration("duration", elapsed),
 		)
+		if a.metrics != nil {
+			a.metrics.Request(outcome.Operation, outcome.Code, elapsed)
+		}
 	})
 }

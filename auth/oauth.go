@@ -63,6 +63,7 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string, client Cl
 		return false, err
 	}
 	s.revocations.Add(rev.Subject, rev.ExpiresAt)
+	s.observe.Revoked(RevokedAccessToken, 1)
 	return true, nil
 }
 

@@ -59,8 +59,10 @@ type Options struct {
 	Limits  Limits
 	// LimitLoopback applies per-IP limits to loopback clients too.
 	LimitLoopback bool
-	Now           func() time.Time
-	Logger        *slog.Logger
+	// Observer counts events for metrics (nil: none).
+	Observer Observer
+	Now      func() time.Time
+	Logger   *slog.Logger
 }
 
 // Service is keycard's use cases; GraphQL and any other face call it.
@@ -80,6 +82,7 @@ type Service struct {
 	limited    *watch
 	limits     *rateLimits
 	opts       Options
+	observe    Observer
 	now        func() time.Time
 	log        *slog.Logger
 }
@@ -107,6 +110,9 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
+	if opts.Observer == nil {
+		opts.Observer = nopObserver{}
+	}
 	s := &Service{
 		store:       store,
 		passwords:   passwords,
@@ -119,6 +125,7 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 		limited:     newWatch(time.Minute, watchSize),
 		limits:      &rateLimits{limiter: opts.Limiter, limits: opts.Limits, limitLoopback: opts.LimitLoopback},
 		opts:        opts,
+		observe:     opts.Observer,
 		now:         opts.Now,
 		log:         opts.Logger,
 	}
@@ -172,6 +179,7 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 	// limited too, so the limit does not tell them apart.
 	spent, err := s.limit(ctx, OpLogin, map[Dimension]string{PerIP: client.IP, PerUsername: clip(strings.ToLower(username), 64)})
 	if err != nil {
+		s.observe.Login("rate_limited")
 		return nil, err
 	}
 	if !ok {
@@ -196,6 +204,7 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 	}
 	s.failures.reset("username:" + key)
 	s.limits.refund(ctx, spent) // a successful login is not a guess
+	s.observe.Login("success")
 	var grant *Grant
 	err = s.store.Tx(ctx, func(tx Store) error {
 		grant, err = s.startSession(ctx, tx, user, client, EventLoginSucceeded)
@@ -213,6 +222,7 @@ func (s *Service) failLogin(ctx context.Context, username, userID, password stri
 			return err
 		}
 	}
+	s.observe.Login("failure")
 	now := s.clock()
 	e := newEvent(EventLoginFailed, userID, username, "", client, now)
 	if err := s.store.RecordEvent(ctx, e); err != nil {
@@ -319,6 +329,7 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 			if err := tx.RecordEvent(ctx, e); err != nil {
 				return err
 			}
+			s.observe.RefreshReuse()
 			s.log.WarnContext(ctx, "refresh token reuse detected; session revoked",
 				"user_id", sess.UserID, "session_id", sess.ID, "ip", client.IP)
 			refused = ErrInvalidRefresh
@@ -495,8 +506,11 @@ func (s *Service) RunBackground(ctx context.Context) {
 // refusal of a burst at WARN.
 func (s *Service) limit(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
 	spent, err := s.limits.take(ctx, op, keys)
-	if err != nil && s.limited.hit(string(op)+":"+keys[PerIP], s.now()) == 1 {
-		s.log.WarnContext(ctx, "rate limit reached", "operation", op, "ip", keys[PerIP], "user_id", keys[PerUser])
+	if err != nil {
+		s.observe.RateLimited(op)
+		if s.limited.hit(string(op)+":"+keys[PerIP], s.now()) == 1 {
+			s.log.WarnContext(ctx, "rate limit reached", "operation", op, "ip", keys[PerIP], "user_id", keys[PerUser])
+		}
 	}
 	return spent, err
 }
@@ -506,6 +520,9 @@ func (s *Service) limit(ctx context.Context, op Operation, keys map[Dimension]st
 func (s *Service) remember(revoked []Revocation) {
 	for _, r := range revoked {
 		s.revocations.Add(r.Subject, r.ExpiresAt)
+	}
+	if len(revoked) > 0 {
+		s.observe.Revoked(RevokedSession, len(revoked))
 	}
 }
 

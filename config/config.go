@@ -83,6 +83,8 @@ type Config struct {
 	RefreshCookie bool
 	// IntrospectionToken guards /oauth/introspect (empty: disabled).
 	IntrospectionToken string
+	// MetricsAddr is where Prometheus metrics are served (empty: off).
+	MetricsAddr string
 	// PublicURL is keycard's external base URL, for absolute URLs in
 	// metadata (default: derived from each request).
 	PublicURL string
@@ -147,15 +149,30 @@ func Vars() []Var {
 		{"KEYCARD_INTROSPECTION_TOKEN", "", "bearer token resource servers present to POST /oauth/introspect (unset: endpoint disabled)"},
 		{"KEYCARD_PUBLIC_URL", "", "external base URL, e.g. https://auth.example.com, for the OAuth metadata document (default: from each request)"},
 		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
+		{"KEYCARD_METRICS_ADDR", "127.0.0.1:9090", "listen address of the Prometheus /metrics endpoint; empty disables it"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
 		{"KEYCARD_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGINT/SIGTERM"},
 	}
 }
 
-// Load reads the configuration through getenv (os.Getenv in production,
-// a map in tests) and validates it.
+// Load reads the configuration through getenv (a map in tests), for which
+// an empty variable is an unset one, and validates it.
 func Load(getenv func(string) string) (Config, error) {
+	return LoadEnv(func(name string) (string, bool) {
+		v := getenv(name)
+		return v, v != ""
+	})
+}
+
+// LoadEnv reads the configuration through lookupEnv (os.LookupEnv), which
+// tells a variable set to "" (KEYCARD_METRICS_ADDR= turns metrics off) from
+// an unset one, and validates it.
+func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
+	getenv := func(name string) string {
+		v, _ := lookupEnv(name)
+		return v
+	}
 	get := func(name string) string {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
@@ -235,6 +252,12 @@ func Load(getenv func(string) string) (Config, error) {
 		errs = append(errs, errors.New("KEYCARD_INTROSPECTION_TOKEN must be at least 16 characters"))
 	}
 	cfg.PublicURL = strings.TrimSuffix(get("KEYCARD_PUBLIC_URL"), "/")
+	// An explicitly empty KEYCARD_METRICS_ADDR disables metrics, so the
+	// default applies only when the variable is unset.
+	cfg.MetricsAddr = "127.0.0.1:9090"
+	if v, set := lookupEnv("KEYCARD_METRICS_ADDR"); set {
+		cfg.MetricsAddr = strings.TrimSpace(v)
+	}
 	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "https://") && !strings.HasPrefix(cfg.PublicURL, "http://") {
 		errs = append(errs, fmt.Errorf("KEYCARD_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL))
 	}

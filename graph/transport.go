@@ -9,12 +9,15 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/99designs/gqlgen/graphql"
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
+
+	"github.com/keycard/keycard/requestid"
 )
 
 // keycard serves GraphQL over HTTP itself rather than with gqlgen's stock
@@ -174,13 +177,55 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql
 	writeRequestError(w, r, http.StatusMethodNotAllowed, "use GET for queries or POST for queries and mutations")
 }
 
-// execute runs one operation and returns the HTTP status and response.
+// execute runs one operation and returns the HTTP status and response,
+// noting the operation and its outcome for the request log and metrics.
 func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits Limits) (int, *graphql.Response) {
+	var opCtx *graphql.OperationContext
+	status, resp := run(r, exec, params, queryOnly, limits, &opCtx)
+	requestid.Note(r.Context(), operationName(opCtx), outcomeCode(resp))
+	return status, resp
+}
+
+// operationName names an operation by its root fields ("login",
+// "me,sessions"): a bounded set, unlike client-chosen operation names.
+func operationName(opCtx *graphql.OperationContext) string {
+	if opCtx == nil || opCtx.Operation == nil {
+		return "invalid"
+	}
+	var names []string
+	for _, sel := range opCtx.Operation.SelectionSet {
+		if f, ok := sel.(*ast.Field); ok && !slices.Contains(names, f.Name) {
+			names = append(names, f.Name)
+		}
+	}
+	if len(names) == 0 {
+		return "invalid"
+	}
+	slices.Sort(names)
+	if len(names) > 4 {
+		names = append(names[:4], "…")
+	}
+	return strings.Join(names, ",")
+}
+
+// outcomeCode is the first error's code, or OK.
+func outcomeCode(resp *graphql.Response) string {
+	if resp == nil || len(resp.Errors) == 0 {
+		return "OK"
+	}
+	if code, ok := resp.Errors[0].Extensions["code"].(string); ok {
+		return code
+	}
+	return CodeInternal
+}
+
+func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits Limits, opCtxOut **graphql.OperationContext) (int, *graphql.Response) {
 	ctx := r.Context()
 	if len(params.Query) > limits.MaxDocumentBytes {
 		return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("query document is %d bytes; the limit is %d", len(params.Query), limits.MaxDocumentBytes))
 	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
+	*opCtxOut = opCtx
 	if errs != nil {
 		markVariableErrors(errs)
 		status := http.StatusBadRequest

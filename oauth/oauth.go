@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/requestid"
 )
 
 // Options configure the OAuth endpoints.
@@ -76,39 +77,49 @@ func noStore(w http.ResponseWriter) {
 	w.Header().Set("Pragma", "no-cache")
 }
 
+// endpoint names the OAuth endpoint of r for logs and metrics.
+func endpoint(r *http.Request) string {
+	return "oauth." + strings.TrimPrefix(r.URL.Path, "/oauth/")
+}
+
+// succeed notes a successful answer for logs and metrics.
+func succeed(r *http.Request) { requestid.Note(r.Context(), endpoint(r), "OK") }
+
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.WriteHeader(status)
 	_ = json.NewEncoder(w).Encode(v)
 }
 
-func fail(w http.ResponseWriter, status int, code, description string) {
+func fail(w http.ResponseWriter, r *http.Request, status int, code, description string) {
+	requestid.Note(r.Context(), endpoint(r), code)
 	noStore(w)
 	writeJSON(w, status, oauthError{Error: code, Description: description})
 }
 
 // failWith maps a service error to its OAuth answer: the one place this
 // face turns domain error kinds into protocol errors.
-func failWith(w http.ResponseWriter, err error) {
+func failWith(w http.ResponseWriter, r *http.Request, err error) {
 	var domain *auth.Error
 	if !errors.As(err, &domain) {
 		domain = auth.Internal(err)
 	}
 	switch domain.Kind {
 	case auth.KindUnauthenticated:
-		fail(w, http.StatusBadRequest, errInvalidGrant, domain.Message)
+		fail(w, r, http.StatusBadRequest, errInvalidGrant, domain.Message)
 	case auth.KindInvalidInput, auth.KindConflict:
-		fail(w, http.StatusBadRequest, errInvalidRequest, domain.Message)
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, domain.Message)
 	case auth.KindRateLimited:
 		seconds := int(math.Ceil(domain.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(seconds))
+		requestid.Note(r.Context(), endpoint(r), errRateLimited)
 		noStore(w)
 		writeJSON(w, http.StatusTooManyRequests, oauthError{Error: errRateLimited, Description: domain.Message, RetryAfter: seconds})
 	case auth.KindUnavailable:
 		w.Header().Set("Retry-After", "1")
-		fail(w, http.StatusServiceUnavailable, errUnavailable, domain.Message)
+		fail(w, r, http.StatusServiceUnavailable, errUnavailable, domain.Message)
 	default:
-		fail(w, http.StatusInternalServerError, errServer, "internal server error")
+		fail(w, r, http.StatusInternalServerError, errServer, "internal server error")
 	}
 }
 
@@ -165,10 +176,10 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	if problem != "" {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			fail(w, http.StatusMethodNotAllowed, errInvalidRequest, problem)
+			fail(w, r, http.StatusMethodNotAllowed, errInvalidRequest, problem)
 			return
 		}
-		fail(w, http.StatusBadRequest, errInvalidRequest, problem)
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
 		return
 	}
 	client := auth.ClientFrom(r.Context())
@@ -176,28 +187,29 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 	var err error
 	switch p["grant_type"] {
 	case "":
-		fail(w, http.StatusBadRequest, errInvalidRequest, "grant_type is required")
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, "grant_type is required")
 		return
 	case "password":
 		if p["username"] == "" || p["password"] == "" {
-			fail(w, http.StatusBadRequest, errInvalidRequest, "username and password are required")
+			fail(w, r, http.StatusBadRequest, errInvalidRequest, "username and password are required")
 			return
 		}
 		grant, err = h.svc.Login(r.Context(), p["username"], p["password"], client)
 	case "refresh_token":
 		if p["refresh_token"] == "" {
-			fail(w, http.StatusBadRequest, errInvalidRequest, "refresh_token is required")
+			fail(w, r, http.StatusBadRequest, errInvalidRequest, "refresh_token is required")
 			return
 		}
 		grant, err = h.svc.Refresh(r.Context(), p["refresh_token"], client)
 	default:
-		fail(w, http.StatusBadRequest, errUnsupportedGrantType, "grant_type must be password or refresh_token")
+		fail(w, r, http.StatusBadRequest, errUnsupportedGrantType, "grant_type must be password or refresh_token")
 		return
 	}
 	if err != nil {
-		failWith(w, err)
+		failWith(w, r, err)
 		return
 	}
+	succeed(r)
 	noStore(w)
 	writeJSON(w, http.StatusOK, tokenResponse{
 		AccessToken:  grant.AccessToken,
@@ -210,18 +222,19 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
 	p, problem := params(r)
 	if problem != "" {
-		fail(w, http.StatusBadRequest, errInvalidRequest, problem)
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
 		return
 	}
 	if p["token"] == "" {
-		fail(w, http.StatusBadRequest, errInvalidRequest, "token is required")
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, "token is required")
 		return
 	}
 	if err := h.svc.RevokeToken(r.Context(), p["token"], p["token_type_hint"], auth.ClientFrom(r.Context())); err != nil {
-		failWith(w, err)
+		failWith(w, r, err)
 		return
 	}
 	// RFC 7009 §2.2: 200 whether or not the token was valid.
+	succeed(r)
 	noStore(w)
 	w.WriteHeader(http.StatusOK)
 }
@@ -252,7 +265,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 	presented, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 	if !ok || subtle.ConstantTimeCompare([]byte(presented), []byte(h.opts.IntrospectionToken)) != 1 {
 		w.Header().Set("WWW-Authenticate", `Bearer realm="keycard introspection"`)
-		fail(w, http.StatusUnauthorized, "invalid_client", "introspection requires the introspection bearer token")
+		fail(w, r, http.StatusUnauthorized, "invalid_client", "introspection requires the introspection bearer token")
 		return
 	}
 	p, problem := params(r)
@@ -260,17 +273,20 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		if problem == "" {
 			problem = "token is required"
 		}
-		fail(w, http.StatusBadRequest, errInvalidRequest, problem)
+		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
 		return
 	}
 	claims, user, err := h.svc.Introspect(r.Context(), p["token"])
+	if err == nil || errors.Is(err, auth.ErrInvalidToken) {
+		succeed(r)
+	}
 	noStore(w)
 	switch {
 	case errors.Is(err, auth.ErrInvalidToken):
 		writeJSON(w, http.StatusOK, introspection{Active: false})
 		return
 	case err != nil:
-		failWith(w, err)
+		failWith(w, r, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, introspection{

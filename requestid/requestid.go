@@ -1,6 +1,7 @@
 // Package requestid gives every HTTP request an id that ties its log lines
-// and any error shown to the client together. It imports only the standard
-// library.
+// and any error shown to the client together, and an Outcome its handler
+// fills in for the request's log line and metrics. It imports only the
+// standard library.
 package requestid
 
 import (
@@ -62,4 +63,28 @@ func With(ctx context.Context, id string) context.Context {
 func From(ctx context.Context) string {
 	id, _ := ctx.Value(key{}).(string)
 	return id
+}
+
+type outcomeKey struct{}
+
+// Outcome is what handlers learned about a request, for its log line and
+// metrics: the operation it was (GraphQL root fields, an OAuth endpoint)
+// and how it ended (an error code, or OK).
+type Outcome struct {
+	Operation string
+	Code      string
+}
+
+// WithOutcome returns ctx carrying an empty Outcome for handlers to fill.
+func WithOutcome(ctx context.Context) (context.Context, *Outcome) {
+	o := &Outcome{}
+	return context.WithValue(ctx, outcomeKey{}, o), o
+}
+
+// Note records the operation and code of the request of ctx, if anyone
+// is listening.
+func Note(ctx context.Context, operation, code string) {
+	if o, ok := ctx.Value(outcomeKey{}).(*Outcome); ok {
+		o.Operation, o.Code = operation, code
+	}
 }
