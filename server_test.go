@@ -2,15 +2,18 @@ package main
 
 import (
 	"bytes"
+	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/keycard/keycard/auth"
 )
 
 func runCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(args, func(name string) string { return env[name] }, &stdout, &stderr)
+	code := run(args, func(name string) (string, bool) { v, ok := env[name]; return v, ok }, &stdout, &stderr)
 	return code, stdout.String(), stderr.String()
 }
 
@@ -60,5 +63,89 @@ func TestMigrateCommands(t *testing.T) {
 func TestUnknownCommandFails(t *testing.T) {
 	if code, _, _ := runCommand(t, nil, "frobnicate"); code != 2 {
 		t.Fatalf("exit %d, want 2", code)
+	}
+}
+
+func TestKeysGeneratePrintsAKeyTheServerAccepts(t *testing.T) {
+	for _, alg := range []string{auth.AlgEdDSA, auth.AlgES256, auth.AlgRS256} {
+		t.Run(alg, func(t *testing.T) {
+			code, out, errOut := runCommand(t, nil, "keys", "generate", "--alg", alg)
+			if code != 0 {
+				t.Fatalf("exit %d: %s", code, errOut)
+			}
+			key, err := auth.ParseSigningKey(alg, []byte(out))
+			if err != nil {
+				t.Fatalf("ParseSigningKey(output): %v\n%s", err, out)
+			}
+			if block, rest := pem.Decode([]byte(out)); block == nil || block.Type != "PRIVATE KEY" || len(bytes.TrimSpace(rest)) != 0 {
+				t.Errorf("output is not exactly one PKCS #8 PEM block:\n%s", out)
+			}
+			_, again, _ := runCommand(t, nil, "keys", "generate", "--alg="+alg)
+			if other, err := auth.ParseSigningKey(alg, []byte(again)); err != nil || other.ID == key.ID {
+				t.Errorf("second key: kid %s (%v), want a new key", other.ID, err)
+			}
+		})
+	}
+}
+
+func TestKeysGenerateDefaultsToEdDSA(t *testing.T) {
+	code, out, errOut := runCommand(t, nil, "keys", "generate")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if _, err := auth.ParseSigningKey(auth.AlgEdDSA, []byte(out)); err != nil {
+		t.Errorf("default key is not EdDSA: %v", err)
+	}
+}
+
+func TestKeysGenerateRefusesWhatItCannotGenerate(t *testing.T) {
+	tests := []struct {
+		name string
+		args []string
+		want []string // each in stderr
+	}{
+		{"HS256", []string{"keys", "generate", "--alg", "HS256"}, []string{"HS256", "secret", "EdDSA, ES256 or RS256"}},
+		{"unknown algorithm", []string{"keys", "generate", "--alg", "HS512"}, []string{"HS512", "EdDSA, ES256 or RS256"}},
+		{"alg none", []string{"keys", "generate", "--alg", "none"}, []string{"none", "EdDSA, ES256 or RS256"}},
+		{"algorithm in lower case", []string{"keys", "generate", "--alg", "eddsa"}, []string{"eddsa", "EdDSA, ES256 or RS256"}},
+		{"empty algorithm", []string{"keys", "generate", "--alg", ""}, []string{"EdDSA, ES256 or RS256"}},
+		{"no subcommand", []string{"keys"}, []string{"usage: keycard keys generate"}},
+		{"unknown subcommand", []string{"keys", "rotate"}, []string{"usage: keycard keys generate"}},
+		{"unknown flag", []string{"keys", "generate", "--bits", "4096"}, []string{"bits"}},
+		// The algorithm given without --alg must not silently become an
+		// EdDSA key that the server then refuses for ES256.
+		{"algorithm without --alg", []string{"keys", "generate", "ES256"}, []string{"ES256"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			code, out, errOut := runCommand(t, nil, tt.args...)
+			if code == 0 {
+				t.Fatalf("%v: exit 0, want non-zero; stdout:\n%s", tt.args, out)
+			}
+			if out != "" {
+				t.Errorf("stdout %q, want nothing: a failed command must not leave a partial key file", out)
+			}
+			for _, want := range tt.want {
+				if !strings.Contains(errOut, want) {
+					t.Errorf("stderr %q does not mention %q", errOut, want)
+				}
+			}
+		})
+	}
+}
+
+func TestHelpDocumentsKeyConfiguration(t *testing.T) {
+	_, out, _ := runCommand(t, nil, "--help")
+	for _, want := range []string{"keys generate --alg EdDSA|ES256|RS256", "KEYCARD_JWT_ALG", "KEYCARD_JWT_KEY_FILE", "KEYCARD_JWT_VERIFY_KEY_FILES"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("help does not mention %s", want)
+		}
+	}
+}
+
+func TestProductionWithAsymmetricAlgorithmRequiresKeyFile(t *testing.T) {
+	code, _, errOut := runCommand(t, map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_ALG": "EdDSA", "KEYCARD_DATABASE_URL": "sqlite::memory:"})
+	if code == 0 || !strings.Contains(errOut, "KEYCARD_JWT_KEY_FILE") || !strings.Contains(errOut, "keycard keys generate --alg EdDSA") {
+		t.Fatalf("exit %d, stderr: %s", code, errOut)
 	}
 }

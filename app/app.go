@@ -14,6 +14,7 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -81,7 +82,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.ObserveQueries != nil {
 		db.Observe(opts.ObserveQueries)
 	}
-	a := &App{cfg: cfg, log: log, db: db, store: store.New(db)}
+	a := &App{cfg: cfg, log: log, db: db, store: store.New(db, cfg.DatabaseTimeout)}
 	if err := a.init(ctx, opts); err != nil {
 		a.Close()
 		return nil, err
@@ -243,8 +244,8 @@ func (a *App) signingKeys(ctx context.Context) (auth.SigningKey, []auth.SigningK
 		if err != nil {
 			return auth.SigningKey{}, nil, fmt.Errorf("verification key %s: %w", file, err)
 		}
-		if key.ID != signer.ID {
-			verifiers = append(verifiers, key)
+		if key.ID != signer.ID && !slices.ContainsFunc(verifiers, func(k auth.SigningKey) bool { return k.ID == key.ID }) {
+			verifiers = append(verifiers, key) // each key once, however often listed
 		}
 	}
 	return signer, verifiers, nil

@@ -42,6 +42,9 @@ type Config struct {
 	Audience          string
 	// TokenLeeway tolerates clock skew when checking exp, nbf and iat.
 	TokenLeeway time.Duration
+	// DatabaseTimeout bounds one database call (a transaction counts as
+	// one): past it the request answers UNAVAILABLE.
+	DatabaseTimeout time.Duration
 	// RevocationSyncInterval is how often revocations made by other
 	// processes are pulled from the database.
 	RevocationSyncInterval time.Duration
@@ -118,6 +121,7 @@ func Vars() []Var {
 	return []Var{
 		{"KEYCARD_ADDR", ":8080", "listen address"},
 		{"KEYCARD_DATABASE_URL", "sqlite:keycard.db", "sqlite:PATH, sqlite::memory: or mysql://USER:PASSWORD@HOST:PORT/DBNAME?PARAMS"},
+		{"KEYCARD_DATABASE_TIMEOUT", "5s", "longest a database call may take before the request answers UNAVAILABLE"},
 		{"KEYCARD_JWT_SECRET", "", "HS256 signing secret, at least 32 bytes; required in production, generated and stored in the database in development"},
 		{"KEYCARD_ENV", "development", "development or production (strict checks)"},
 		{"KEYCARD_JWT_ALG", "HS256", "signing algorithm: HS256, EdDSA, ES256 or RS256"},
@@ -209,6 +213,7 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		Issuer:                 get("KEYCARD_ISSUER"),
 		Audience:               get("KEYCARD_AUDIENCE"),
 		TokenLeeway:            duration("KEYCARD_TOKEN_LEEWAY"),
+		DatabaseTimeout:        duration("KEYCARD_DATABASE_TIMEOUT"),
 		RevocationSyncInterval: duration("KEYCARD_REVOCATION_SYNC_INTERVAL"),
 		RevocationMaxStaleness: duration("KEYCARD_REVOCATION_MAX_STALENESS"),
 		RefreshReuseInterval:   durationOrZero("KEYCARD_REFRESH_REUSE_INTERVAL"),

@@ -113,15 +113,13 @@ func unavailable(err error) bool {
 	return false
 }
 
-// retryable reports transaction failures that a fresh attempt can cure.
+// retryable reports transaction failures that a fresh attempt can cure: a
+// lost deadlock or write conflict. SQLITE_BUSY is not one: busy_timeout has
+// already waited for the lock, and waiting again only delays UNAVAILABLE.
 func retryable(err error) bool {
 	var myErr *mysql.MySQLError
 	if errors.As(err, &myErr) {
 		return myErr.Number == mysqlDeadlock || myErr.Number == mysqlTiDBWriteConflict
-	}
-	var liteErr *sqlite.Error
-	if errors.As(err, &liteErr) {
-		return liteErr.Code()&0xff == sqlite3.SQLITE_BUSY
 	}
 	return false
 }

@@ -24,13 +24,36 @@ type Store struct {
 	dialect migrations.Dialect
 	inTx    bool
 	hot     *hotQueries
+	// timeout bounds each call (a whole transaction counts as one), so a
+	// database that stops answering costs a request seconds, not minutes.
+	timeout time.Duration
+}
+
+// DefaultTimeout bounds one store call unless the caller's deadline is
+// sooner.
+const DefaultTimeout = 5 * time.Second
+
+// bound gives ctx the store's deadline, unless it has a sooner one or the
+// call runs inside a transaction that is already bounded.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	if s.inTx || s.timeout <= 0 {
+		return ctx, func() {}
+	}
+	if deadline, ok := ctx.Deadline(); ok && time.Until(deadline) <= s.timeout {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(ctx, s.timeout)
 }
 
 var _ auth.Store = (*Store)(nil)
 
-// New returns a Store over db.
-func New(db *DB) *Store {
-	return &Store{db: db.Gorm, reader: db.Reader, dialect: db.Dialect, hot: &hotQueries{db: db.ReadSQL, observe: db.observe}}
+// New returns a Store over db whose calls each take at most timeout (0:
+// DefaultTimeout).
+func New(db *DB, timeout time.Duration) *Store {
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	return &Store{db: db.Gorm, reader: db.Reader, dialect: db.Dialect, hot: &hotQueries{db: db.ReadSQL, observe: db.observe}, timeout: timeout}
 }
 
 // conn is for writes, and for reads inside a transaction.
@@ -86,10 +109,12 @@ func (s *Store) Tx(ctx context.Context, fn func(tx auth.Store) error) error {
 	if s.inTx {
 		return fn(s)
 	}
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var err error
 	for attempt := 0; attempt < txAttempts; attempt++ {
 		err = s.conn(ctx).Transaction(func(tx *gorm.DB) error {
-			return fn(&Store{db: tx, reader: tx, dialect: s.dialect, inTx: true, hot: s.hot})
+			return fn(&Store{db: tx, reader: tx, dialect: s.dialect, inTx: true, hot: s.hot, timeout: s.timeout})
 		})
 		if !retryable(err) {
 			break
@@ -100,6 +125,8 @@ func (s *Store) Tx(ctx context.Context, fn func(tx auth.Store) error) error {
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	db, err := s.db.DB()
 	if err != nil {
 		return translate(err)
@@ -120,6 +147,8 @@ func userFromRow(row *models.User) *auth.User {
 // CreateUser inserts a user; the unique indexes decide races between
 // concurrent registrations of one name.
 func (s *Store) CreateUser(ctx context.Context, u *auth.User, passwordHash string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	usernameKey, ok := auth.UsernameKey(u.Username)
 	if !ok {
 		return auth.Invalid("username", "invalid username")
@@ -146,6 +175,8 @@ func (s *Store) CreateUser(ctx context.Context, u *auth.User, passwordHash strin
 
 // UserByUsername finds a user by canonical username.
 func (s *Store) UserByUsername(ctx context.Context, usernameKey string) (*auth.User, string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var row models.User
 	err := s.read(ctx).Where("username_key = ?", usernameKey).Take(&row).Error
 	if err != nil {
@@ -156,6 +187,8 @@ func (s *Store) UserByUsername(ctx context.Context, usernameKey string) (*auth.U
 
 // UserByID finds a user by id. It answers every `me`.
 func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var row models.User
 	var err error
 	if s.inTx {
@@ -180,6 +213,8 @@ func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
 
 // SetPasswordHash replaces a user's password hash.
 func (s *Store) SetPasswordHash(ctx context.Context, userID, passwordHash string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).
 		Updates(map[string]any{"password_hash": passwordHash, "updated_at": s.db.NowFunc()})
 	if res.Error != nil {
@@ -228,6 +263,8 @@ func sessionFromRow(row *models.Session) *auth.Session {
 // CreateSession inserts a session and its first refresh token in one
 // transaction.
 func (s *Store) CreateSession(ctx context.Context, sess *auth.Session, refreshHash []byte) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.Tx(ctx, func(tx auth.Store) error {
 		t := tx.(*Store)
 		if err := t.conn(ctx).Create(sessionRow(sess)).Error; err != nil {
@@ -251,6 +288,8 @@ func (s *Store) insertRefreshToken(ctx context.Context, sess *auth.Session, refr
 // concurrent rotations of a session queue; SQLite transactions already hold
 // the database write lock from BEGIN IMMEDIATE.
 func (s *Store) SessionByRefreshHash(ctx context.Context, refreshHash []byte) (*auth.Session, int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var row struct {
 		models.Session
 		TokenGeneration int64
@@ -270,6 +309,8 @@ func (s *Store) SessionByRefreshHash(ctx context.Context, refreshHash []byte) (*
 
 // AdvanceSession saves a rotated session and its new refresh token.
 func (s *Store) AdvanceSession(ctx context.Context, sess *auth.Session, refreshHash []byte) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.Tx(ctx, func(tx auth.Store) error {
 		t := tx.(*Store)
 		res := t.conn(ctx).Model(&models.Session{}).
@@ -297,6 +338,8 @@ func (s *Store) AdvanceSession(ctx context.Context, sess *auth.Session, refreshH
 // RevokeSessions revokes live sessions of a user and logs one revocation
 // entry per session, in one transaction.
 func (s *Store) RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]auth.Revocation, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if ids != nil && len(ids) == 0 {
 		return nil, nil
 	}
@@ -352,6 +395,8 @@ func revocationFromRow(row *models.Revocation) auth.Revocation {
 
 // AppendRevocation adds one entry to the revocation list.
 func (s *Store) AppendRevocation(ctx context.Context, r *auth.Revocation) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	row := models.Revocation{Kind: string(r.Kind), Subject: r.Subject, UserID: r.UserID, RevokedAt: r.RevokedAt, ExpiresAt: r.ExpiresAt}
 	if err := s.conn(ctx).Create(&row).Error; err != nil {
 		return translate(err)
@@ -362,6 +407,8 @@ func (s *Store) AppendRevocation(ctx context.Context, r *auth.Revocation) error 
 
 // RevocationsAfter pages through the revocation list by id.
 func (s *Store) RevocationsAfter(ctx context.Context, afterID int64, now time.Time, limit int) ([]auth.Revocation, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var rows []models.Revocation
 	err := s.read(ctx).Where("id > ? AND expires_at > ?", afterID, now.UTC()).Order("id").Limit(limit).Find(&rows).Error
 	if err != nil {
@@ -376,6 +423,8 @@ func (s *Store) RevocationsAfter(ctx context.Context, afterID int64, now time.Ti
 
 // MaxRevocationID returns the highest revocation id.
 func (s *Store) MaxRevocationID(ctx context.Context) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var maxID *int64
 	if err := s.read(ctx).Model(&models.Revocation{}).Select("MAX(id)").Scan(&maxID).Error; err != nil {
 		return 0, translate(err)
@@ -388,6 +437,8 @@ func (s *Store) MaxRevocationID(ctx context.Context) (int64, error) {
 
 // Setting reads a value of the settings table.
 func (s *Store) Setting(ctx context.Context, name string) (string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var row models.Setting
 	if err := s.conn(ctx).Where("name = ?", name).Take(&row).Error; err != nil {
 		return "", translate(err)
@@ -399,6 +450,8 @@ func (s *Store) Setting(ctx context.Context, name string) (string, error) {
 // there is none. Concurrent first starts agree on one value: the insert
 // ignores conflicts and everyone reads back what won.
 func (s *Store) SettingOrInit(ctx context.Context, name, value string) (string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	err := s.conn(ctx).Clauses(clause.OnConflict{DoNothing: true}).Create(&models.Setting{Name: name, Value: value}).Error
 	if err != nil {
 		return "", translate(err)
@@ -412,6 +465,8 @@ func (s *Store) SettingOrInit(ctx context.Context, name, value string) (string, 
 
 // PasswordHash returns a user's stored password hash.
 func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var row models.User
 	if err := s.read(ctx).Select("password_hash").Where("id = ?", userID).Take(&row).Error; err != nil {
 		return "", translate(err)
@@ -421,6 +476,8 @@ func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error)
 
 // SetRoles replaces a user's roles.
 func (s *Store) SetRoles(ctx context.Context, userID string, roles []string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	res := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).
 		Updates(map[string]any{"roles": models.Roles(roles), "updated_at": s.db.NowFunc()})
 	if res.Error != nil {
@@ -438,6 +495,8 @@ const maxListedSessions = 200
 
 // LiveSessions lists a user's live sessions, most recently used first.
 func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var rows []models.Session
 	err := s.read(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
 		Order("last_used_at DESC").Order("id").Limit(maxListedSessions).Find(&rows).Error
@@ -453,6 +512,8 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 
 // RecordEvent appends an audit event.
 func (s *Store) RecordEvent(ctx context.Context, e *auth.Event) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	row := models.AuthEvent{
 		Kind:      string(e.Kind),
 		UserID:    e.UserID,
@@ -472,6 +533,8 @@ func (s *Store) RecordEvent(ctx context.Context, e *auth.Event) error {
 
 // Events lists audit events, newest first.
 func (s *Store) Events(ctx context.Context, f auth.EventFilter) ([]*auth.Event, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	q := s.read(ctx).Model(&models.AuthEvent{})
 	if f.UserID != "" {
 		q = q.Where("user_id = ?", f.UserID)
@@ -514,6 +577,8 @@ const purgeAttempts = 10
 
 // Purge deletes what p allows, batch by batch.
 func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	type target struct {
 		table, where string
 		args         []any

@@ -21,7 +21,7 @@ import (
 func TestStoreContract(t *testing.T) {
 	storetest.Each(t, func(t *testing.T, database storetest.Database) {
 		storetest.Run(t, func(t *testing.T) auth.Store {
-			return store.New(openMigrated(t, database.URL(t)))
+			return store.New(openMigrated(t, database.URL(t)), 0)
 		})
 	})
 }
@@ -82,7 +82,7 @@ func TestOpenCreatesMySQLDatabase(t *testing.T) {
 	if collation := schemaCollation(t, server, name); collation != "utf8mb4_bin" {
 		t.Errorf("database %s after Open: collation %q, want utf8mb4_bin", name, collation)
 	}
-	if err := store.New(db).Ping(t.Context()); err != nil {
+	if err := store.New(db, 0).Ping(t.Context()); err != nil {
 		t.Errorf("Ping: %v", err)
 	}
 	// A second instance starting against the now existing database.
@@ -166,7 +166,7 @@ func TestMigrateDownAndUpAgain(t *testing.T) {
 		}
 		// The re-created schema is usable.
 		user := &auth.User{ID: uuid.NewString(), Username: "after-migrations", CreatedAt: time.Now().UTC()}
-		if err := store.New(db).CreateUser(ctx, user, "h"); err != nil {
+		if err := store.New(db, 0).CreateUser(ctx, user, "h"); err != nil {
 			t.Errorf("CreateUser after Down and Up: %v", err)
 		}
 	})
@@ -293,7 +293,7 @@ func TestStoreErrorsCarryNoSQLToClients(t *testing.T) {
 	}
 	storetest.Each(t, func(t *testing.T, database storetest.Database) {
 		ctx := t.Context()
-		s := store.New(openMigrated(t, database.URL(t)))
+		s := store.New(openMigrated(t, database.URL(t)), 0)
 		now := time.Now().UTC().Truncate(time.Microsecond)
 		first := &auth.User{ID: uuid.NewString(), Username: "taken", CreatedAt: now}
 		if err := s.CreateUser(ctx, first, "h"); err != nil {
