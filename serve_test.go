@@ -172,3 +172,51 @@ func aliasedRegistrations(n int) string {
 	}
 	return b.String()
 }
+
+func TestMetricsPortInUseDoesNotStopTheServer(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	addr, stop := startServe(t, map[string]string{
+		"KEYCARD_ADDR":         "127.0.0.1:0",
+		"KEYCARD_METRICS_ADDR": taken.Addr().String(),
+		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"),
+	})
+	resp, err := http.Get("http://" + addr + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("healthz: %d", resp.StatusCode)
+	}
+	if err := stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestMetricsAreServedOnTheirOwnListener(t *testing.T) {
+	free, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metricsAddr := free.Addr().String()
+	free.Close()
+	_, stop := startServe(t, map[string]string{
+		"KEYCARD_ADDR":         "127.0.0.1:0",
+		"KEYCARD_METRICS_ADDR": metricsAddr,
+		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"),
+	})
+	defer stop()
+	resp, err := http.Get("http://" + metricsAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	if resp.StatusCode != http.StatusOK || !strings.Contains(string(body), "keycard_password_hash_queue") {
+		t.Fatalf("metrics: %d %.200s", resp.StatusCode, body)
+	}
+}

@@ -182,16 +182,20 @@ func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(
 		scheme = "https"
 	}
 	if cfg.MetricsAddr != "" {
-		metricsListener, err := net.Listen("tcp", cfg.MetricsAddr)
-		if err != nil {
-			return fmt.Errorf("KEYCARD_METRICS_ADDR: %w", err)
+		// Metrics are auxiliary: a taken port (a second instance on the
+		// host, Prometheus itself on its default 9090) is reported, and
+		// authentication is served all the same.
+		if metricsListener, err := net.Listen("tcp", cfg.MetricsAddr); err != nil {
+			log.Error("metrics not served: cannot listen on KEYCARD_METRICS_ADDR; set another address, or empty to disable",
+				"addr", cfg.MetricsAddr, "err", err)
+		} else {
+			mux := http.NewServeMux()
+			mux.Handle("GET /metrics", keycard.MetricsHandler())
+			metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+			go func() { _ = metricsSrv.Serve(metricsListener) }()
+			defer metricsSrv.Close()
+			log.Info("metrics listening", "addr", metricsListener.Addr().String(), "path", "/metrics")
 		}
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", keycard.MetricsHandler())
-		metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-		go func() { _ = metricsSrv.Serve(metricsListener) }()
-		defer metricsSrv.Close()
-		log.Info("metrics listening", "addr", metricsListener.Addr().String(), "path", "/metrics")
 	}
 	served := make(chan error, 1)
 	go func() {
