@@ -32,7 +32,22 @@ import (
 var version = ""
 
 func main() {
+	tuneGC(os.LookupEnv)
 	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+}
+
+// tuneGC trades a little memory for a lot of CPU, unless GOGC or GOMEMLIMIT
+// say otherwise: keycard's live heap is small and nearly all its garbage is
+// per request, so collecting at 4× the live heap instead of 2× cuts GC work
+// (measured: +25–40% requests/s, see BENCHMARKS.md). The soft limit keeps
+// the heap bounded all the same; the GC works harder only near it.
+func tuneGC(lookupEnv func(string) (string, bool)) {
+	if _, set := lookupEnv("GOGC"); !set {
+		debug.SetGCPercent(400)
+	}
+	if _, set := lookupEnv("GOMEMLIMIT"); !set {
+		debug.SetMemoryLimit(768 << 20)
+	}
 }
 
 func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
