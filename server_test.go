@@ -2,12 +2,15 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/pem"
 	"path/filepath"
 	"strings"
 	"testing"
 
+	"github.com/keycard/keycard/app"
 	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/config"
 )
 
 func runCommand(t *testing.T, env map[string]string, args ...string) (int, string, string) {
@@ -147,5 +150,46 @@ func TestProductionWithAsymmetricAlgorithmRequiresKeyFile(t *testing.T) {
 	code, _, errOut := runCommand(t, map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_ALG": "EdDSA", "KEYCARD_DATABASE_URL": "sqlite::memory:"})
 	if code == 0 || !strings.Contains(errOut, "KEYCARD_JWT_KEY_FILE") || !strings.Contains(errOut, "keycard keys generate --alg EdDSA") {
 		t.Fatalf("exit %d, stderr: %s", code, errOut)
+	}
+}
+
+func TestUsersGrantAndRevokeRole(t *testing.T) {
+	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
+	env := map[string]string{"KEYCARD_DATABASE_URL": dbURL, "KEYCARD_JWT_SECRET": strings.Repeat("s", 40)}
+	cfg, err := config.Load(func(name string) string { return env[name] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	cheap := auth.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
+	keycard, err := app.New(context.Background(), cfg, app.Options{PasswordParams: &cheap, NoBackground: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := keycard.Service().Register(context.Background(), auth.RegisterInput{Username: "Alice", Password: "open-sesame-42"}, auth.Client{}); err != nil {
+		t.Fatal(err)
+	}
+	keycard.Close()
+
+	code, out, errOut := runCommand(t, env, "users", "grant-role", "alice", "admin")
+	if code != 0 || !strings.Contains(out, "Alice") || !strings.Contains(out, "roles: admin") {
+		t.Fatalf("grant-role: exit %d\n%s%s", code, out, errOut)
+	}
+	code, out, _ = runCommand(t, env, "users", "grant-role", "alice", "auditor")
+	if code != 0 || !strings.Contains(out, "roles: admin auditor") {
+		t.Fatalf("second grant: %s", out)
+	}
+	code, out, _ = runCommand(t, env, "users", "revoke-role", "ALICE", "admin")
+	if code != 0 || !strings.Contains(out, "roles: auditor") {
+		t.Fatalf("revoke-role: %s", out)
+	}
+	for _, args := range [][]string{
+		{"users", "grant-role", "nobody", "admin"},
+		{"users", "grant-role", "alice", "Not A Role"},
+		{"users", "grant-role", "alice"},
+		{"users", "promote", "alice", "admin"},
+	} {
+		if code, _, _ := runCommand(t, env, args...); code == 0 {
+			t.Errorf("%v succeeded", args)
+		}
 	}
 }
