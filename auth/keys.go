@@ -181,8 +181,14 @@ func publicJWK(pub crypto.PublicKey) (JWK, error) {
 	case ed25519.PublicKey:
 		return JWK{Kty: "OKP", Crv: "Ed25519", X: b64u(k)}, nil
 	case *ecdsa.PublicKey:
-		size := (k.Curve.Params().BitSize + 7) / 8
-		return JWK{Kty: "EC", Crv: k.Curve.Params().Name, X: b64u(k.X.FillBytes(make([]byte, size))), Y: b64u(k.Y.FillBytes(make([]byte, size)))}, nil
+		// The uncompressed point is 0x04 || X || Y, each coordinate padded
+		// to the curve size, as RFC 7518 §6.2.1.2 wants them.
+		point, err := k.Bytes()
+		if err != nil {
+			return JWK{}, err
+		}
+		size := (len(point) - 1) / 2
+		return JWK{Kty: "EC", Crv: k.Curve.Params().Name, X: b64u(point[1 : 1+size]), Y: b64u(point[1+size:])}, nil
 	case *rsa.PublicKey:
 		return JWK{Kty: "RSA", N: b64u(k.N.Bytes()), E: b64u(big.NewInt(int64(k.E)).Bytes())}, nil
 	}

@@ -31,11 +31,10 @@ func gcra(now, tat time.Time, r auth.Rate) (newTAT time.Time, ok bool, retryAfte
 
 // Memory keeps buckets in this process.
 type Memory struct {
-	now    func() time.Time
-	mu     sync.Mutex
-	tats   map[string]time.Time
-	limit  int
-	sweeps int
+	now   func() time.Time
+	mu    sync.Mutex
+	tats  map[string]time.Time
+	limit int
 }
 
 // maxMemoryKeys bounds the buckets held; beyond it, full buckets (those

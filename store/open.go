@@ -66,7 +66,7 @@ func Open(ctx context.Context, rawURL string, now func() time.Time) (*DB, error)
 func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	path = strings.TrimPrefix(path, "//")
 	if path == "" {
-		return nil, errors.New("sqlite URL needs a path, e.g. sqlite:keycard.db or sqlite::memory:")
+		return nil, errors.New("sqlite URL needs a path (sqlite:keycard.db, or sqlite::memory: for a throwaway database)")
 	}
 	busyTimeout := "10000"
 	if base, query, found := strings.Cut(path, "?"); found {
