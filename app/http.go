@@ -131,9 +131,18 @@ func (a *App) baseURL(r *http.Request) string {
 
 // viaHTTPS reports a trusted proxy saying the client used HTTPS.
 func (a *App) viaHTTPS(r *http.Request) bool {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	return err == nil && isTrusted(peer.Addr().Unmap(), a.cfg.TrustedProxies) &&
+	peer, ok := peerAddr(r)
+	return ok && isTrusted(peer, a.cfg.TrustedProxies) &&
 		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
+}
+
+// peerAddr is the address of the connection's other end.
+func peerAddr(r *http.Request) (netip.Addr, bool) {
+	peer, err := netip.ParseAddrPort(r.RemoteAddr)
+	if err != nil {
+		return netip.Addr{}, false
+	}
+	return peer.Addr().Unmap(), true
 }
 
 // secureCookie is true in production, and in development whenever the
@@ -221,15 +230,14 @@ func (a *App) clientInfo(next http.Handler) http.Handler {
 // appended) and the first untrusted hop is the client. Entries left of it
 // are whatever the client chose to send and are ignored.
 func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
-		if splitErr != nil {
+	addr, ok := peerAddr(r)
+	if !ok {
+		host, _, err := net.SplitHostPort(r.RemoteAddr)
+		if err != nil {
 			return r.RemoteAddr
 		}
 		return host
 	}
-	addr := peer.Addr().Unmap()
 	if !isTrusted(addr, trusted) {
 		return addr.String()
 	}

@@ -68,7 +68,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	status, resp := execute(r, exec, &params, false, t.limits)
-	writeResponse(w, r, status, resp)
+	writeJSON(w, r, status, resp)
 }
 
 // batch runs each operation of a JSON array in order and answers an array
@@ -158,7 +158,7 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "POST")
 	}
-	writeResponse(w, r, status, resp)
+	writeJSON(w, r, status, resp)
 }
 
 // unsupportedTransport answers every request the others do not take.
@@ -293,10 +293,6 @@ func requestErrorResponse(message string) *graphql.Response {
 
 func writeRequestError(w http.ResponseWriter, r *http.Request, status int, message string) {
 	writeJSON(w, r, status, requestError{Errors: requestErrorResponse(message).Errors})
-}
-
-func writeResponse(w http.ResponseWriter, r *http.Request, status int, resp *graphql.Response) {
-	writeJSON(w, r, status, resp)
 }
 
 func writeJSON(w http.ResponseWriter, r *http.Request, status int, resp any) {

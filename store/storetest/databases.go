@@ -9,7 +9,6 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"encoding/hex"
-	"fmt"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -107,6 +106,3 @@ func Dialect(rawURL string) string {
 	}
 	return "sqlite"
 }
-
-// Describe is a short label for failure messages.
-func Describe(db Database) string { return fmt.Sprintf("%s database", db.Name) }
