@@ -120,7 +120,14 @@ func (s *Store) Tx(ctx context.Context, fn func(tx auth.Store) error) error {
 			break
 		}
 	}
-	return translate(err)
+	err = translate(err)
+	if auth.KindOf(err) == auth.KindInternal && ctx.Err() != nil {
+		// The deadline ran out mid-transaction: database/sql rolled it back
+		// and the next statement saw only "transaction has already been
+		// committed or rolled back". The cause is a slow database.
+		return auth.Unavailable(err)
+	}
+	return err
 }
 
 // Ping checks that the database answers.

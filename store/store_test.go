@@ -325,3 +325,16 @@ func TestStoreErrorsCarryNoSQLToClients(t *testing.T) {
 		})
 	})
 }
+
+func TestTransactionOutlivingItsDeadlineIsUnavailable(t *testing.T) {
+	storetest.Each(t, func(t *testing.T, database storetest.Database) {
+		s := store.New(openMigrated(t, database.URL(t)), 100*time.Millisecond)
+		err := s.Tx(t.Context(), func(tx auth.Store) error {
+			time.Sleep(200 * time.Millisecond) // a database too slow to answer in time
+			return tx.CreateUser(t.Context(), &auth.User{ID: "0196a7e0-0000-7000-8000-0000000000aa", Username: "slowpoke", Roles: []string{}, CreatedAt: time.Now().UTC()}, "h")
+		})
+		if auth.KindOf(err) != auth.KindUnavailable {
+			t.Fatalf("kind %v, want unavailable: %v", auth.KindOf(err), err)
+		}
+	})
+}
