@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"time"
+
+	"gorm.io/gorm/clause"
+
+	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/migrations"
+	"github.com/keycard/keycard/models"
+)
+
+func sessionRow(sess *auth.Session) *models.Session {
+	return &models.Session{
+		ID:         sess.ID,
+		UserID:     sess.UserID,
+		Generation: sess.Generation,
+		CreatedAt:  sess.CreatedAt,
+		LastUsedAt: sess.LastUsedAt,
+		ExpiresAt:  sess.ExpiresAt,
+		RotatedAt:  sess.RotatedAt,
+		RevokedAt:  sess.RevokedAt,
+		UserAgent:  sess.UserAgent,
+		IP:         sess.IP,
+	}
+}
+
+func sessionFromRow(row *models.Session) *auth.Session {
+	sess := &auth.Session{
+		ID:         row.ID,
+		UserID:     row.UserID,
+		Generation: row.Generation,
+		CreatedAt:  row.CreatedAt.UTC(),
+		LastUsedAt: row.LastUsedAt.UTC(),
+		ExpiresAt:  row.ExpiresAt.UTC(),
+		RotatedAt:  row.RotatedAt.UTC(),
+		UserAgent:  row.UserAgent,
+		IP:         row.IP,
+	}
+	if row.RevokedAt != nil {
+		t := row.RevokedAt.UTC()
+		sess.RevokedAt = &t
+	}
+	return sess
+}
+
+// CreateSession inserts a session and its first refresh token in one
+// transaction.
+func (s *Store) CreateSession(ctx context.Context, sess *auth.Session, refreshHash []byte) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.inTransaction(ctx, func(t *Store) error {
+		if err := t.conn(ctx).Create(sessionRow(sess)).Error; err != nil {
+			return err
+		}
+		return t.insertRefreshToken(ctx, sess, refreshHash)
+	})
+}
+
+func (s *Store) insertRefreshToken(ctx context.Context, sess *auth.Session, refreshHash []byte) error {
+	return s.conn(ctx).Create(&models.RefreshToken{
+		TokenHash:  refreshHash,
+		SessionID:  sess.ID,
+		Generation: sess.Generation,
+		CreatedAt:  sess.RotatedAt,
+	}).Error
+}
+
+// SessionByRefreshHash finds the session of a refresh token in one query.
+// In a transaction on MySQL the rows are locked (FOR UPDATE) so that
+// concurrent rotations of a session queue; SQLite transactions already hold
+// the database write lock from BEGIN IMMEDIATE.
+func (s *Store) SessionByRefreshHash(ctx context.Context, refreshHash []byte) (*auth.Session, int64, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var row struct {
+		models.Session
+		TokenGeneration int64
+	}
+	q := s.conn(ctx).Table("refresh_tokens AS t").
+		Select("s.*, t.generation AS token_generation").
+		Joins("JOIN sessions AS s ON s.id = t.session_id").
+		Where("t.token_hash = ?", refreshHash)
+	if s.inTx && s.dialect == migrations.MySQL {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return nil, 0, translate(err)
+	}
+	return sessionFromRow(&row.Session), row.TokenGeneration, nil
+}
+
+// AdvanceSession saves a rotated session and its new refresh token.
+func (s *Store) AdvanceSession(ctx context.Context, sess *auth.Session, refreshHash []byte) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.inTransaction(ctx, func(t *Store) error {
+		res := t.conn(ctx).Model(&models.Session{}).
+			Where("id = ? AND generation = ? AND revoked_at IS NULL", sess.ID, sess.Generation-1).
+			Updates(map[string]any{
+				"generation":   sess.Generation,
+				"last_used_at": sess.LastUsedAt,
+				"rotated_at":   sess.RotatedAt,
+				"expires_at":   sess.ExpiresAt,
+				"user_agent":   sess.UserAgent,
+				"ip":           sess.IP,
+			})
+		if res.Error != nil {
+			return res.Error
+		}
+		if res.RowsAffected != 1 {
+			// Someone rotated or revoked the session between read and
+			// write; the caller's view is stale.
+			return auth.ErrInvalidRefresh
+		}
+		return t.insertRefreshToken(ctx, sess, refreshHash)
+	})
+}
+
+// RevokeSessions revokes live sessions of a user and logs one revocation
+// entry per session, in one transaction.
+func (s *Store) RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]auth.Revocation, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if ids != nil && len(ids) == 0 {
+		return nil, nil
+	}
+	var revoked []auth.Revocation
+	err := s.inTransaction(ctx, func(t *Store) error {
+		revoked = nil
+		q := t.conn(ctx).Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL", userID)
+		if ids != nil {
+			q = q.Where("id IN ?", ids)
+		}
+		if t.dialect == migrations.MySQL {
+			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+		}
+		var live []string
+		if err := q.Pluck("id", &live).Error; err != nil {
+			return err
+		}
+		if len(live) == 0 {
+			return nil
+		}
+		if err := t.conn(ctx).Model(&models.Session{}).Where("id IN ?", live).Update("revoked_at", at).Error; err != nil {
+			return err
+		}
+		rows := make([]models.Revocation, len(live))
+		for i, id := range live {
+			rows[i] = models.Revocation{Kind: string(auth.RevokedSession), Subject: id, UserID: userID, RevokedAt: at, ExpiresAt: until}
+		}
+		if err := t.conn(ctx).CreateInBatches(rows, 500).Error; err != nil {
+			return err
+		}
+		for _, row := range rows {
+			revoked = append(revoked, revocationFromRow(&row))
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return revoked, nil
+}
+
+// maxListedSessions bounds the sessions list; a user with more live
+// sessions than this sees the most recently used.
+const maxListedSessions = 200
+
+// LiveSessions lists a user's live sessions, most recently used first.
+func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) ([]*auth.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var rows []models.Session
+	err := s.read(ctx).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC()).
+		Order("last_used_at DESC").Order("id").Limit(maxListedSessions).Find(&rows).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	out := make([]*auth.Session, len(rows))
+	for i := range rows {
+		out[i] = sessionFromRow(&rows[i])
+	}
+	return out, nil
+}

@@ -1,0 +1,103 @@
+package store
+
+import (
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"runtime"
+	"strconv"
+	"strings"
+
+	"gorm.io/gorm"
+
+	"github.com/keycard/keycard/migrations"
+)
+
+// openSQLite opens path (a file, or :memory:) with a single writer
+// connection, and for a file a pool of readers beside it.
+func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
+	path = strings.TrimPrefix(path, "//")
+	if path == "" {
+		return nil, errors.New("sqlite URL needs a path (sqlite:keycard.db, or sqlite::memory: for a throwaway database)")
+	}
+	busyTimeout := "10000"
+	if base, query, found := strings.Cut(path, "?"); found {
+		// The one tunable: how long to wait for another process's lock
+		// before answering UNAVAILABLE (milliseconds).
+		values, err := url.ParseQuery(query)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite URL parameters: %w", err)
+		}
+		for key := range values {
+			if key != "busy_timeout" {
+				return nil, fmt.Errorf("sqlite URL: unknown parameter %q (only busy_timeout, in milliseconds)", key)
+			}
+		}
+		if ms, err := strconv.Atoi(values.Get("busy_timeout")); err != nil || ms < 0 {
+			return nil, fmt.Errorf("sqlite URL: busy_timeout must be milliseconds, got %q", values.Get("busy_timeout"))
+		}
+		path, busyTimeout = base, values.Get("busy_timeout")
+	}
+	memory := path == ":memory:"
+	params := url.Values{}
+	// Wait for another process's write lock instead of failing.
+	params.Add("_pragma", "busy_timeout("+busyTimeout+")")
+	params.Add("_pragma", "foreign_keys(1)")
+	if !memory {
+		// WAL lets readers proceed during a write; NORMAL sync is durable
+		// against process crashes, the usual pairing with WAL.
+		params.Add("_pragma", "journal_mode(WAL)")
+		params.Add("_pragma", "synchronous(NORMAL)")
+	}
+	// Take the write lock at BEGIN so a read-then-write transaction never
+	// fails to upgrade its lock midway.
+	params.Set("_txlock", "immediate")
+	params.Set("_time_format", "sqlite")
+	cfg.PrepareStmt = true
+	writer, writerSQL, err := openSQLitePool(path+"?"+params.Encode(), cfg, 1)
+	if err != nil {
+		return nil, err
+	}
+	db := &DB{Gorm: writer, SQL: writerSQL, Reader: writer, ReadSQL: writerSQL, Dialect: migrations.SQLite, Name: name}
+	if memory {
+		// An in-memory database exists only on the connection that made
+		// it: one connection does everything.
+		return db, nil
+	}
+	// Readers get their own pool: with WAL they run in parallel with each
+	// other and with the single writer, which keeps SQLITE_BUSY out of
+	// this process entirely.
+	readParams := url.Values{}
+	readParams.Add("_pragma", "busy_timeout("+busyTimeout+")")
+	readParams.Add("_pragma", "query_only(1)")
+	readParams.Set("_time_format", "sqlite")
+	db.Reader, db.ReadSQL, err = openSQLitePool(path+"?"+readParams.Encode(), cfg, max(2, runtime.GOMAXPROCS(0)))
+	if err != nil {
+		writerSQL.Close()
+		return nil, err
+	}
+	return db, nil
+}
+
+// openSQLitePool opens a pool of conns connections to dsn. They never
+// expire: an in-memory database lives only as long as its connection.
+func openSQLitePool(dsn string, cfg *gorm.Config, conns int) (*gorm.DB, *sql.DB, error) {
+	gdb, err := gorm.Open(sqliteDialector{dsn: dsn}, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB, err := gdb.DB()
+	if err != nil {
+		return nil, nil, err
+	}
+	sqlDB.SetMaxOpenConns(conns)
+	sqlDB.SetMaxIdleConns(conns)
+	sqlDB.SetConnMaxLifetime(0)
+	sqlDB.SetConnMaxIdleTime(0)
+	if err := sqlDB.Ping(); err != nil {
+		sqlDB.Close()
+		return nil, nil, err
+	}
+	return gdb, sqlDB, nil
+}
