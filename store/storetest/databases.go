@@ -1,7 +1,14 @@
 // Package storetest provides what keycard's tests need from real databases:
-// a fresh database per test on every dialect, and the storage contract suite
-// that every dialect must pass unchanged (as ory/kratos runs its persister
-// suite on each database). It is imported only by tests.
+// a fresh database per test on every dialect (this file), and the storage
+// contract suite that every dialect must pass unchanged, as ory/kratos runs
+// its persister suite on each database. Run is in suite.go with the helpers
+// the concerns share; each concern's cases are in a file named for it
+// (users.go, sessions.go, tx.go, revocations.go, events.go, purge.go,
+// concurrency.go).
+//
+// It is imported only by tests. It may import auth, whose Store contract it
+// checks, and the MySQL driver; never store, so that the suite holds any
+// implementation to the interface alone.
 package storetest
 
 import (
