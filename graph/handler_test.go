@@ -37,8 +37,8 @@ func (b *syncBuffer) String() string {
 func TestPanicInResolverIsInternalErrorWithRequestID(t *testing.T) {
 	logs := &syncBuffer{}
 	handler := NewHandler(nil, Options{
-		Limits: Limits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		QueryLimits: QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
+		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
 	})
 	claims := &auth.Claims{SessionID: "0196a7e0-0000-7000-8000-000000000001"}
 	claims.Subject = "0196a7e0-0000-7000-8000-000000000002"
