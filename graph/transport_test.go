@@ -134,7 +134,7 @@ func (r reply) results(t *testing.T) []gqlResult {
 	return res
 }
 
-// wantData checks a 200 whose data.__typename is typename.
+// wantTypename checks a 200 whose data.__typename is typename.
 func (r reply) wantTypename(t *testing.T, typename string) {
 	t.Helper()
 	if r.status != http.StatusOK {
