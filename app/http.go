@@ -26,7 +26,7 @@ const MaxBodyBytes = 1 << 20
 func (a *App) routes() http.Handler {
 	gql := graph.NewHandler(a.service, graph.Options{
 		Introspection: a.cfg.Introspection,
-		Limits:        graph.Limits(a.cfg.GraphQL),
+		QueryLimits:   graph.QueryLimits(a.cfg.GraphQL),
 		Cookies: graph.CookieMode{
 			Enabled:        a.cfg.RefreshCookie,
 			MaxAge:         a.cfg.RefreshTTL,

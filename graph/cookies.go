@@ -3,7 +3,6 @@ package graph
 import (
 	"context"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -94,26 +93,4 @@ func refreshCookie(ctx context.Context) string {
 		return ""
 	}
 	return c.Value
-}
-
-// csrfSafe reports whether a mutation that comes with the refresh cookie
-// may run. The browser attaches the cookie to any request to this site, so
-// a cross-site page could make it send one; it cannot, without CORS
-// consent, add a non-simple header, and it cannot lie about Origin.
-func (m CookieMode) csrfSafe(r *http.Request) bool {
-	if r.Header.Get("X-CSRF-Protection") == "" && r.Header.Get("Apollo-Require-Preflight") == "" {
-		return false
-	}
-	origin := r.Header.Get("Origin")
-	if origin == "" {
-		return true // not a browser's cross-origin request: those carry Origin
-	}
-	for _, allowed := range m.AllowedOrigins {
-		if origin == allowed {
-			return true
-		}
-	}
-	// The API's own origin is always allowed (a page served beside it).
-	host := strings.TrimPrefix(strings.TrimPrefix(origin, "https://"), "http://")
-	return host == r.Host
 }

@@ -14,7 +14,7 @@ import (
 // Options configure the GraphQL endpoint.
 type Options struct {
 	Introspection bool
-	Limits        Limits
+	QueryLimits   QueryLimits
 	Cookies       CookieMode
 	Logger        *slog.Logger
 }
@@ -37,15 +37,18 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 		Resolvers:  &Resolver{Service: svc, Cookies: opts.Cookies},
 		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole},
 	}))
-	srv.AddTransport(getTransport{limits: opts.Limits})
-	srv.AddTransport(postTransport{limits: opts.Limits})
+	srv.AddTransport(getTransport{limits: opts.QueryLimits})
+	srv.AddTransport(postTransport{limits: opts.QueryLimits})
 	srv.AddTransport(unsupportedTransport{})
 	srv.SetQueryCache(lru.New[*ast.QueryDocument](queryCacheSize))
 	srv.SetErrorPresenter(errorPresenter(log))
 	srv.SetRecoverFunc(recoverFunc)
 	// Bounds the parser's work on a hostile document before validation.
 	srv.SetParserTokenLimit(parserTokenLimit)
-	srv.Use(&limitsExtension{limits: opts.Limits, introspection: opts.Introspection, cookies: opts.Cookies})
+	// Both run in this order after validation and before any resolver: an
+	// over-limit document is refused before its CSRF proof is looked at.
+	srv.Use(&queryLimitsExtension{limits: opts.QueryLimits, introspection: opts.Introspection})
+	srv.Use(&csrfExtension{cookies: opts.Cookies})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		srv.ServeHTTP(w, r.WithContext(withHTTP(r.Context(), w, r)))
 	})

@@ -1,7 +1,26 @@
-// Package graph is keycard's GraphQL face: the schema, gqlgen's generated
-// executor, thin resolvers that translate between GraphQL and the auth
-// service, and the one place where domain errors become GraphQL error codes.
-// It imports auth and requestid; nothing imports it but the HTTP assembly.
+// Package graph is keycard's GraphQL face, an adapter over the auth
+// service. It holds:
+//
+//   - the schema (schema.graphqls), gqlgen's generated executor
+//     (generated.go, graph/model) and thin resolvers (schema.resolvers.go,
+//     resolver.go) that read input, call one auth.Service method and map
+//     the result;
+//   - the directives that declare authorization in the schema
+//     (directives.go);
+//   - GraphQL over HTTP itself (transport.go): POST, batches and GET,
+//     status codes, content negotiation, and the request log's operation
+//     name and outcome;
+//   - what is checked before any resolver runs: the query limits and the
+//     introspection switch (query_limits.go) and, in browser cookie mode,
+//     the CSRF check (csrf.go) beside the refresh cookie it guards
+//     (cookies.go);
+//   - the one place where domain errors become extensions.code
+//     (errors.go), and the assembly of all of it (handler.go).
+//
+// It may import auth (the domain), requestid (request ids and outcomes for
+// logs) and graph/model, besides gqlgen and the standard library; never
+// store, models, config or another face. Nothing imports it but app, which
+// mounts NewHandler at /graphql behind auth.Middleware and the body limit.
 package graph
 
 import (

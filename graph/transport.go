@@ -32,7 +32,7 @@ const (
 // postTransport is GraphQL over HTTP POST with a JSON body: one request
 // object, or an array of them (a batch, as Apollo's BatchHttpLink sends).
 type postTransport struct {
-	limits Limits
+	limits QueryLimits
 }
 
 func (postTransport) Supports(r *http.Request) bool {
@@ -124,7 +124,7 @@ func decodeStrict(data []byte, v any) bool {
 
 // getTransport is GraphQL over HTTP GET: queries only, as urql sends them.
 type getTransport struct {
-	limits Limits
+	limits QueryLimits
 }
 
 func (getTransport) Supports(r *http.Request) bool {
@@ -179,7 +179,7 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql
 
 // execute runs one operation and returns the HTTP status and response,
 // noting the operation and its outcome for the request log and metrics.
-func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits Limits) (int, *graphql.Response) {
+func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits QueryLimits) (int, *graphql.Response) {
 	var opCtx *graphql.OperationContext
 	status, resp := run(r, exec, params, queryOnly, limits, &opCtx)
 	requestid.Note(r.Context(), operationName(opCtx), outcomeCode(resp))
@@ -219,7 +219,7 @@ func outcomeCode(resp *graphql.Response) string {
 	return CodeInternal
 }
 
-func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits Limits, opCtxOut **graphql.OperationContext) (int, *graphql.Response) {
+func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits QueryLimits, opCtxOut **graphql.OperationContext) (int, *graphql.Response) {
 	ctx := r.Context()
 	if len(params.Query) > limits.MaxDocumentBytes {
 		return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("query document is %d bytes; the limit is %d", len(params.Query), limits.MaxDocumentBytes))

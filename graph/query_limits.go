@@ -11,9 +11,12 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 )
 
-// Limits bound what one request may ask for; each is checked after the
-// document is parsed and validated and before any resolver runs.
-type Limits struct {
+// QueryLimits bound the shape of what one request may ask for (depth,
+// complexity, aliases, document size, batch size); each is checked after the
+// document is parsed and validated and before any resolver runs. They cap
+// the work of one request; how many requests a caller may send is the rate
+// limits' business, in package auth.
+type QueryLimits struct {
 	MaxDepth         int
 	MaxComplexity    int
 	MaxAliases       int
@@ -21,27 +24,26 @@ type Limits struct {
 	MaxBatch         int
 }
 
-// limitsExtension enforces Limits and the introspection switch.
-type limitsExtension struct {
-	limits        Limits
+// queryLimitsExtension enforces QueryLimits and the introspection switch.
+type queryLimitsExtension struct {
+	limits        QueryLimits
 	introspection bool
-	cookies       CookieMode
 	schema        graphql.ExecutableSchema
 }
 
 var (
-	_ graphql.HandlerExtension        = (*limitsExtension)(nil)
-	_ graphql.OperationContextMutator = (*limitsExtension)(nil)
+	_ graphql.HandlerExtension        = (*queryLimitsExtension)(nil)
+	_ graphql.OperationContextMutator = (*queryLimitsExtension)(nil)
 )
 
-func (*limitsExtension) ExtensionName() string { return "KeycardLimits" }
+func (*queryLimitsExtension) ExtensionName() string { return "KeycardQueryLimits" }
 
-func (l *limitsExtension) Validate(schema graphql.ExecutableSchema) error {
+func (l *queryLimitsExtension) Validate(schema graphql.ExecutableSchema) error {
 	l.schema = schema
 	return nil
 }
 
-func (l *limitsExtension) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
+func (l *queryLimitsExtension) MutateOperationContext(ctx context.Context, opCtx *graphql.OperationContext) *gqlerror.Error {
 	op := opCtx.Operation
 	if op == nil {
 		return nil
@@ -62,14 +64,6 @@ func (l *limitsExtension) MutateOperationContext(ctx context.Context, opCtx *gra
 	}
 	if c := complexity.Calculate(ctx, l.schema, op, opCtx.Variables); c > l.limits.MaxComplexity {
 		return limitError(fmt.Sprintf("query has complexity %d; the limit is %d", c, l.limits.MaxComplexity))
-	}
-	if l.cookies.Enabled && op.Operation == ast.Mutation {
-		if x := exchangeFrom(ctx); x != nil && refreshCookie(ctx) != "" && !l.cookies.csrfSafe(x.r) {
-			return &gqlerror.Error{
-				Message:    "a mutation sent with the refresh cookie needs the X-CSRF-Protection header and an allowed Origin",
-				Extensions: map[string]any{"code": CodeForbidden},
-			}
-		}
 	}
 	return nil
 }
