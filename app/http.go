@@ -16,7 +16,7 @@ import (
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/graph"
 	"github.com/keycard/keycard/oauth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // MaxBodyBytes caps a request body; a GraphQL document for keycard is a few
@@ -52,7 +52,7 @@ func (a *App) routes() http.Handler {
 	}).Register(oauthMux)
 	mux.Handle("/oauth/", deadline(limitBody(oauthMux)))
 	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
-	return requestid.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+	return requestlog.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
 }
 
 // securityHeaders are the standard defensive headers for an API; the
@@ -292,7 +292,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (a *App) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx, outcome := requestid.WithOutcome(r.Context())
+		ctx, outcome := requestlog.WithOutcome(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		elapsed := time.Since(start)
@@ -305,7 +305,7 @@ func (a *App) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		a.log.LogAttrs(ctx, level, "request",
-			slog.String("request_id", requestid.From(ctx)),
+			slog.String("request_id", requestlog.ID(ctx)),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),

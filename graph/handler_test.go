@@ -11,7 +11,7 @@ import (
 	"testing"
 
 	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 type syncBuffer struct {
@@ -45,7 +45,7 @@ func TestPanicInResolverIsInternalErrorWithRequestID(t *testing.T) {
 
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req = req.WithContext(requestid.With(auth.WithClaims(req.Context(), claims), "req-42"))
+	req = req.WithContext(requestlog.WithID(auth.WithClaims(req.Context(), claims), "req-42"))
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req)
 

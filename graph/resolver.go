@@ -1,7 +1,7 @@
 // Package graph is keycard's GraphQL face: the schema, gqlgen's generated
 // executor, thin resolvers that translate between GraphQL and the auth
 // service, and the one place where domain errors become GraphQL error codes.
-// It imports auth and requestid; nothing imports it but the HTTP assembly.
+// It imports auth and requestlog; nothing imports it but the HTTP assembly.
 package graph
 
 import (

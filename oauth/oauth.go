@@ -19,7 +19,7 @@ import (
 	"time"
 
 	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // Options configure the OAuth endpoints.
@@ -83,7 +83,7 @@ func endpoint(r *http.Request) string {
 }
 
 // succeed notes a successful answer for logs and metrics.
-func succeed(r *http.Request) { requestid.Note(r.Context(), endpoint(r), "OK") }
+func succeed(r *http.Request) { requestlog.Note(r.Context(), endpoint(r), "OK") }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -92,7 +92,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func fail(w http.ResponseWriter, r *http.Request, status int, code, description string) {
-	requestid.Note(r.Context(), endpoint(r), code)
+	requestlog.Note(r.Context(), endpoint(r), code)
 	noStore(w)
 	writeJSON(w, status, oauthError{Error: code, Description: description})
 }
@@ -112,7 +112,7 @@ func failWith(w http.ResponseWriter, r *http.Request, err error) {
 	case auth.KindRateLimited:
 		seconds := int(math.Ceil(domain.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(seconds))
-		requestid.Note(r.Context(), endpoint(r), errRateLimited)
+		requestlog.Note(r.Context(), endpoint(r), errRateLimited)
 		noStore(w)
 		writeJSON(w, http.StatusTooManyRequests, oauthError{Error: errRateLimited, Description: domain.Message, RetryAfter: seconds})
 	case auth.KindUnavailable:
