@@ -146,19 +146,21 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness)
+	// The user cache is made first: the service reads through it and the
+	// revocation sync drops users that other processes changed.
+	users := auth.NewUserCache()
+	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness, users.Invalidate)
 	pools := map[string]*sql.DB{"keycard": a.db.SQL}
 	if a.db.ReadSQL != a.db.SQL {
 		pools["keycard_read"] = a.db.ReadSQL
 	}
-	// The gauges read the service's stats at scrape time, when it exists.
-	a.metrics = metrics.New(func() auth.Stats { return a.service.Stats() }, pools)
-	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, auth.Options{
+	a.metrics = metrics.New(pools)
+	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, users, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
 		Limiter:              limiter,
-		Limits:               a.limits(),
+		RateLimits:           a.rateLimits(),
 		LimitLoopback:        a.cfg.RateLimitLoopback,
 		Observer:             a.metrics,
 		Now:                  opts.Now,
@@ -167,6 +169,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	a.metrics.WatchService(a.service.Stats)
 	if err := a.revocations.Sync(ctx, a.store); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
@@ -192,9 +195,9 @@ func (a *App) limiter(ctx context.Context, now func() time.Time) (auth.Limiter, 
 	}
 }
 
-// limits are the built-in rate limits with KEYCARD_RATE_LIMITS applied.
-func (a *App) limits() auth.Limits {
-	limits := auth.DefaultLimits()
+// rateLimits are the built-in rate limits with KEYCARD_RATE_LIMITS applied.
+func (a *App) rateLimits() auth.RateLimits {
+	limits := auth.DefaultRateLimits()
 	for _, l := range a.cfg.RateLimits {
 		op, dim := auth.Operation(l.Operation), auth.Dimension(l.Dimension)
 		if limits[op] == nil {

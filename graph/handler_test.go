@@ -2,6 +2,7 @@ package graph
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"log/slog"
 	"net/http"
@@ -36,16 +37,20 @@ func (b *syncBuffer) String() string {
 // but a request id to quote.
 func TestPanicInResolverIsInternalErrorWithRequestID(t *testing.T) {
 	logs := &syncBuffer{}
-	handler := NewHandler(nil, Options{
-		Limits: Limits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
-		Logger: slog.New(slog.NewTextHandler(logs, nil)),
-	})
 	claims := &auth.Claims{SessionID: "0196a7e0-0000-7000-8000-000000000001"}
 	claims.Subject = "0196a7e0-0000-7000-8000-000000000002"
+	// The middleware as app mounts it, with a verifier that accepts the
+	// test's token: the resolver then runs as a signed-in user.
+	verified := func(context.Context, string) (*auth.Claims, error) { return claims, nil }
+	handler := auth.Middleware(verified)(NewHandler(nil, Options{
+		Limits: Limits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+	}))
 
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req = req.WithContext(requestlog.WithID(auth.WithClaims(req.Context(), claims), "req-42"))
+	req.Header.Set("Authorization", "Bearer test-token")
+	req = req.WithContext(requestlog.WithID(req.Context(), "req-42"))
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req)
 

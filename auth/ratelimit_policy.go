@@ -6,6 +6,10 @@ import (
 	"time"
 )
 
+// The rate-limit policy: which operations are limited, per what, how
+// strictly by default. The buckets themselves are a Limiter's (package
+// ratelimit).
+
 // Rate is a limit: Events per Per, with bursts up to Events.
 type Rate struct {
 	Events int
@@ -41,16 +45,16 @@ const (
 	PerUser     Dimension = "user"
 )
 
-// Limits maps operation and dimension to a rate; a missing pair is
+// RateLimits maps operation and dimension to a rate; a missing pair is
 // unlimited.
-type Limits map[Operation]map[Dimension]Rate
+type RateLimits map[Operation]map[Dimension]Rate
 
-// DefaultLimits are generous enough for people and strict enough for
+// DefaultRateLimits are generous enough for people and strict enough for
 // scripts. Login, refresh and password change count attempts that fail:
 // successful ones are refunded, so a busy legitimate client never trips
 // them; register counts every account created.
-func DefaultLimits() Limits {
-	return Limits{
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
 		OpLogin:          {PerUsername: {20, time.Minute}, PerIP: {100, time.Minute}},
 		OpRegister:       {PerIP: {30, time.Minute}},
 		OpRefresh:        {PerIP: {100, time.Minute}},
@@ -58,10 +62,10 @@ func DefaultLimits() Limits {
 	}
 }
 
-// rateLimits applies Limits through a Limiter.
-type rateLimits struct {
+// throttle applies RateLimits through a Limiter.
+type throttle struct {
 	limiter Limiter
-	limits  Limits
+	limits  RateLimits
 	// limitLoopback also limits clients on loopback addresses. Off by
 	// default: a loopback peer is a local tool or a local proxy whose
 	// clients would all share one bucket (configure trusted proxies so
@@ -79,7 +83,7 @@ type taken []struct {
 // dimension's value (an IP, a username key, a user id). If any bucket is
 // empty, the tokens already spent are given back and a RATE_LIMITED error
 // says when to retry.
-func (l *rateLimits) take(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
+func (l *throttle) take(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
 	if l == nil || l.limiter == nil {
 		return nil, nil
 	}
@@ -110,7 +114,7 @@ func (l *rateLimits) take(ctx context.Context, op Operation, keys map[Dimension]
 
 // refund gives back what take spent. Best effort: a failed refund only
 // makes the limit a little stricter.
-func (l *rateLimits) refund(ctx context.Context, spent taken) {
+func (l *throttle) refund(ctx context.Context, spent taken) {
 	for _, s := range spent {
 		_ = l.limiter.Refund(ctx, s.key, s.rate)
 	}
@@ -119,4 +123,17 @@ func (l *rateLimits) refund(ctx context.Context, spent taken) {
 func isLoopback(ip string) bool {
 	addr, err := netip.ParseAddr(ip)
 	return err == nil && addr.IsLoopback()
+}
+
+// limit spends rate-limit tokens for one attempt at op, and logs the first
+// refusal of a burst at WARN.
+func (s *Service) limit(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
+	spent, err := s.limits.take(ctx, op, keys)
+	if err != nil {
+		s.observe.RateLimited(op)
+		if s.limited.hit(string(op)+":"+keys[PerIP], s.now()) == 1 {
+			s.log.WarnContext(ctx, "rate limit reached", "operation", op, "ip", keys[PerIP], "user_id", keys[PerUser])
+		}
+	}
+	return spent, err
 }
