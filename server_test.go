@@ -156,7 +156,7 @@ func TestProductionWithAsymmetricAlgorithmRequiresKeyFile(t *testing.T) {
 func TestUsersGrantAndRevokeRole(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
 	env := map[string]string{"KEYCARD_DATABASE_URL": dbURL, "KEYCARD_JWT_SECRET": strings.Repeat("s", 40)}
-	cfg, err := config.Load(func(name string) string { return env[name] })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,15 @@
 // Package config reads keycard's settings from the environment, once, into
 // a Config that the rest of the program is built from. It imports only the
 // standard library.
+//
+// The parsing is written by hand rather than with caarlos0/env for two
+// reasons. The environment is injected: LoadEnv reads through a lookup
+// function (os.LookupEnv in main, a map in tests), so tests never touch the
+// process environment and still tell an unset variable from an empty one.
+// And every problem is reported at once, syntax and cross-setting rules
+// alike (a refresh TTL shorter than the access TTL, production without a
+// key), each saying how to fix it: a library would aggregate only its own
+// parse errors and leave the rules, and their wording, to a second pass.
 package config
 
 import (
@@ -158,15 +167,6 @@ func Vars() []Var {
 		{"KEYCARD_LOG_FORMAT", "text", "text or json"},
 		{"KEYCARD_SHUTDOWN_TIMEOUT", "15s", "how long in-flight requests may take to finish on SIGINT/SIGTERM"},
 	}
-}
-
-// Load reads the configuration through getenv (a map in tests), for which
-// an empty variable is an unset one, and validates it.
-func Load(getenv func(string) string) (Config, error) {
-	return LoadEnv(func(name string) (string, bool) {
-		v := getenv(name)
-		return v, v != ""
-	})
 }
 
 // LoadEnv reads the configuration through lookupEnv (os.LookupEnv), which
