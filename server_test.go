@@ -39,6 +39,21 @@ func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
 	}
 }
 
+// A mistyped rate-limit override stops the start with a message naming
+// what is known, rather than leaving the intended limit unset.
+func TestUnknownRateLimitRefusesToStart(t *testing.T) {
+	for _, tt := range []struct{ override, want string }{
+		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword)`},
+		{"login.email=5/1m", `unknown dimension "email" (ip, username, user)`},
+	} {
+		env := map[string]string{"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"), "KEYCARD_RATE_LIMITS": tt.override}
+		code, _, errOut := runCommand(t, env, "serve")
+		if code == 0 || !strings.Contains(errOut, "KEYCARD_RATE_LIMITS") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: exit %d, stderr: %s", tt.override, code, errOut)
+		}
+	}
+}
+
 func TestMigrateCommands(t *testing.T) {
 	env := map[string]string{"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db")}
 	steps := []struct {

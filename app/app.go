@@ -75,6 +75,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		opts.Now = time.Now
 	}
 	log := opts.Logger
+	// Checked before anything is opened: a typo in an override must stop
+	// the start, not loosen a limit.
+	limits, err := rateLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL, opts.Now)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -83,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		db.Observe(opts.ObserveQueries)
 	}
 	a := &App{cfg: cfg, log: log, db: db, store: store.New(db, cfg.DatabaseTimeout)}
-	if err := a.init(ctx, opts); err != nil {
+	if err := a.init(ctx, opts, limits); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (a *App) goBackground(fn func()) {
 	}()
 }
 
-func (a *App) init(ctx context.Context, opts Options) error {
+func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) error {
 	migrator, err := a.db.Migrator(nil)
 	if err != nil {
 		return err
@@ -160,7 +166,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
 		Limiter:              limiter,
-		RateLimits:           a.rateLimits(),
+		RateLimits:           limits,
 		LimitLoopback:        a.cfg.RateLimitLoopback,
 		Observer:             a.metrics,
 		Now:                  opts.Now,
@@ -195,21 +201,19 @@ func (a *App) limiter(ctx context.Context, now func() time.Time) (auth.Limiter, 
 	}
 }
 
-// rateLimits are the built-in rate limits with KEYCARD_RATE_LIMITS applied.
-func (a *App) rateLimits() auth.RateLimits {
+// rateLimits are the built-in rate limits with KEYCARD_RATE_LIMITS
+// applied; auth refuses an override of an operation or dimension it does
+// not know, naming the ones it does.
+func rateLimits(cfg config.Config) (auth.RateLimits, error) {
 	limits := auth.DefaultRateLimits()
-	for _, l := range a.cfg.RateLimits {
-		op, dim := auth.Operation(l.Operation), auth.Dimension(l.Dimension)
-		if limits[op] == nil {
-			limits[op] = map[auth.Dimension]auth.Rate{}
-		}
-		if l.Events == 0 {
-			delete(limits[op], dim)
-			continue
-		}
-		limits[op][dim] = auth.Rate{Events: l.Events, Per: l.Per}
+	overrides := make([]auth.RateLimitOverride, len(cfg.RateLimits))
+	for i, l := range cfg.RateLimits {
+		overrides[i] = auth.RateLimitOverride{Operation: l.Operation, Dimension: l.Dimension, Rate: auth.Rate{Events: l.Events, Per: l.Per}}
 	}
-	return limits
+	if err := limits.Override(overrides); err != nil {
+		return nil, fmt.Errorf("KEYCARD_RATE_LIMITS: %w", err)
+	}
+	return limits, nil
 }
 
 // signingKeys returns the key that signs new tokens and the earlier keys

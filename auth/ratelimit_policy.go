@@ -2,13 +2,17 @@ package auth
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/netip"
+	"slices"
+	"strings"
 	"time"
 )
 
 // The rate-limit policy: which operations are limited, per what, how
-// strictly by default. The buckets themselves are a Limiter's (package
-// ratelimit).
+// strictly by default, and how an operator's overrides are checked. The
+// buckets themselves are a Limiter's (package ratelimit).
 
 // Rate is a limit: Events per Per, with bursts up to Events.
 type Rate struct {
@@ -36,6 +40,12 @@ const (
 	OpChangePassword Operation = "changePassword"
 )
 
+// Operations lists the rate-limited operations, in the order messages name
+// them.
+func Operations() []Operation {
+	return []Operation{OpLogin, OpRegister, OpRefresh, OpChangePassword}
+}
+
 // Dimension is what a limit is counted per.
 type Dimension string
 
@@ -44,6 +54,12 @@ const (
 	PerUsername Dimension = "username"
 	PerUser     Dimension = "user"
 )
+
+// Dimensions lists what limits can be counted per, in the order messages
+// name them.
+func Dimensions() []Dimension {
+	return []Dimension{PerIP, PerUsername, PerUser}
+}
 
 // RateLimits maps operation and dimension to a rate; a missing pair is
 // unlimited.
@@ -60,6 +76,55 @@ func DefaultRateLimits() RateLimits {
 		OpRefresh:        {PerIP: {100, time.Minute}},
 		OpChangePassword: {PerUser: {5, time.Minute}, PerIP: {20, time.Minute}},
 	}
+}
+
+// RateLimitOverride replaces one limit: the rate of Operation counted per
+// Dimension, both as an operator wrote them (Rate.Events 0: unlimited).
+type RateLimitOverride struct {
+	Operation string
+	Dimension string
+	Rate      Rate
+}
+
+// Override applies overrides to l. An override naming an unknown operation
+// or dimension is refused with an error that names it and the known ones;
+// every refused override is reported, and none of them applied.
+func (l RateLimits) Override(overrides []RateLimitOverride) error {
+	var errs []error
+	for _, o := range overrides {
+		op, dim := Operation(o.Operation), Dimension(o.Dimension)
+		switch {
+		case !slices.Contains(Operations(), op):
+			errs = append(errs, fmt.Errorf("%s.%s: unknown operation %q (%s)", o.Operation, o.Dimension, o.Operation, list(Operations())))
+		case !slices.Contains(Dimensions(), dim):
+			errs = append(errs, fmt.Errorf("%s.%s: unknown dimension %q (%s)", o.Operation, o.Dimension, o.Dimension, list(Dimensions())))
+		case o.Rate.Events < 0 || (o.Rate.Events > 0 && o.Rate.Per <= 0):
+			errs = append(errs, fmt.Errorf("%s.%s: %d per %s is not a rate", o.Operation, o.Dimension, o.Rate.Events, o.Rate.Per))
+		}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+	for _, o := range overrides {
+		op, dim := Operation(o.Operation), Dimension(o.Dimension)
+		if l[op] == nil {
+			l[op] = map[Dimension]Rate{}
+		}
+		if o.Rate.Events == 0 {
+			delete(l[op], dim)
+			continue
+		}
+		l[op][dim] = o.Rate
+	}
+	return nil
+}
+
+func list[T ~string](names []T) string {
+	parts := make([]string, len(names))
+	for i, n := range names {
+		parts[i] = string(n)
+	}
+	return strings.Join(parts, ", ")
 }
 
 // throttle applies RateLimits through a Limiter.

@@ -67,3 +67,33 @@ func TestRefreshMustOutliveAccess(t *testing.T) {
 		t.Fatal("refresh TTL shorter than access TTL accepted")
 	}
 }
+
+// config reads the syntax of rate-limit overrides; which operations and
+// dimensions exist is auth's to say, so config passes any name on.
+func TestRateLimitsAreParsedForSyntaxOnly(t *testing.T) {
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "login.username=3/1m, future.thing=0/10s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []RateLimit{
+		{Operation: "login", Dimension: "username", Events: 3, Per: time.Minute},
+		{Operation: "future", Dimension: "thing", Events: 0, Per: 10 * time.Second},
+	}
+	if len(cfg.RateLimits) != len(want) || cfg.RateLimits[0] != want[0] || cfg.RateLimits[1] != want[1] {
+		t.Fatalf("RateLimits = %+v, want %+v", cfg.RateLimits, want)
+	}
+
+	for _, bad := range []string{"login.username", "login=3/1m", ".ip=3/1m", "login.=3/1m", "login.ip=x/1m", "login.ip=-1/1m", "login.ip=3/soon", "login.ip=3/0s"} {
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": bad}))
+		if err == nil || !strings.Contains(err.Error(), "KEYCARD_RATE_LIMITS") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("KEYCARD_RATE_LIMITS=%s: %v, want an error quoting it", bad, err)
+		}
+	}
+}
+
+func TestRateLimitsOff(t *testing.T) {
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "OFF"}))
+	if err != nil || !cfg.RateLimitsOff || len(cfg.RateLimits) != 0 {
+		t.Fatalf("off: %+v, %v", cfg, err)
+	}
+}
