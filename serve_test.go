@@ -63,7 +63,7 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 // stop function that waits for it to return.
 func startServe(t *testing.T, env map[string]string) (string, func() error) {
 	t.Helper()
-	cfg, err := config.Load(func(name string) string { return env[name] })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -39,6 +39,21 @@ func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
 	}
 }
 
+// A mistyped rate-limit override stops the start with a message naming
+// what is known, rather than leaving the intended limit unset.
+func TestUnknownRateLimitRefusesToStart(t *testing.T) {
+	for _, tt := range []struct{ override, want string }{
+		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword)`},
+		{"login.email=5/1m", `unknown dimension "email" (ip, username, user)`},
+	} {
+		env := map[string]string{"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"), "KEYCARD_RATE_LIMITS": tt.override}
+		code, _, errOut := runCommand(t, env, "serve")
+		if code == 0 || !strings.Contains(errOut, "KEYCARD_RATE_LIMITS") || !strings.Contains(errOut, tt.want) {
+			t.Errorf("%s: exit %d, stderr: %s", tt.override, code, errOut)
+		}
+	}
+}
+
 func TestMigrateCommands(t *testing.T) {
 	env := map[string]string{"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db")}
 	steps := []struct {
@@ -156,7 +171,7 @@ func TestProductionWithAsymmetricAlgorithmRequiresKeyFile(t *testing.T) {
 func TestUsersGrantAndRevokeRole(t *testing.T) {
 	dbURL := "sqlite:" + filepath.Join(t.TempDir(), "k.db")
 	env := map[string]string{"KEYCARD_DATABASE_URL": dbURL, "KEYCARD_JWT_SECRET": strings.Repeat("s", 40)}
-	cfg, err := config.Load(func(name string) string { return env[name] })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -75,6 +75,12 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		opts.Now = time.Now
 	}
 	log := opts.Logger
+	// Checked before anything is opened: a typo in an override must stop
+	// the start, not loosen a limit.
+	limits, err := rateLimits(cfg)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(ctx, cfg.DatabaseURL, opts.Now)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
@@ -83,7 +89,7 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 		db.Observe(opts.ObserveQueries)
 	}
 	a := &App{cfg: cfg, log: log, db: db, store: store.New(db, cfg.DatabaseTimeout)}
-	if err := a.init(ctx, opts); err != nil {
+	if err := a.init(ctx, opts, limits); err != nil {
 		a.Close()
 		return nil, err
 	}
@@ -105,7 +111,7 @@ func (a *App) goBackground(fn func()) {
 	}()
 }
 
-func (a *App) init(ctx context.Context, opts Options) error {
+func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) error {
 	migrator, err := a.db.Migrator(nil)
 	if err != nil {
 		return err
@@ -146,19 +152,21 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
-	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness)
+	// The user cache is made first: the service reads through it and the
+	// revocation sync drops users that other processes changed.
+	users := auth.NewUserCache()
+	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness, users.Invalidate)
 	pools := map[string]*sql.DB{"keycard": a.db.SQL}
 	if a.db.ReadSQL != a.db.SQL {
 		pools["keycard_read"] = a.db.ReadSQL
 	}
-	// The gauges read the service's stats at scrape time, when it exists.
-	a.metrics = metrics.New(func() auth.Stats { return a.service.Stats() }, pools)
-	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, auth.Options{
+	a.metrics = metrics.New(pools)
+	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, users, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
 		Limiter:              limiter,
-		Limits:               a.limits(),
+		RateLimits:           limits,
 		LimitLoopback:        a.cfg.RateLimitLoopback,
 		Observer:             a.metrics,
 		Now:                  opts.Now,
@@ -167,6 +175,7 @@ func (a *App) init(ctx context.Context, opts Options) error {
 	if err != nil {
 		return err
 	}
+	a.metrics.WatchService(a.service.Stats)
 	if err := a.revocations.Sync(ctx, a.store); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
@@ -192,21 +201,19 @@ func (a *App) limiter(ctx context.Context, now func() time.Time) (auth.Limiter, 
 	}
 }
 
-// limits are the built-in rate limits with KEYCARD_RATE_LIMITS applied.
-func (a *App) limits() auth.Limits {
-	limits := auth.DefaultLimits()
-	for _, l := range a.cfg.RateLimits {
-		op, dim := auth.Operation(l.Operation), auth.Dimension(l.Dimension)
-		if limits[op] == nil {
-			limits[op] = map[auth.Dimension]auth.Rate{}
-		}
-		if l.Events == 0 {
-			delete(limits[op], dim)
-			continue
-		}
-		limits[op][dim] = auth.Rate{Events: l.Events, Per: l.Per}
+// rateLimits are the built-in rate limits with KEYCARD_RATE_LIMITS
+// applied; auth refuses an override of an operation or dimension it does
+// not know, naming the ones it does.
+func rateLimits(cfg config.Config) (auth.RateLimits, error) {
+	limits := auth.DefaultRateLimits()
+	overrides := make([]auth.RateLimitOverride, len(cfg.RateLimits))
+	for i, l := range cfg.RateLimits {
+		overrides[i] = auth.RateLimitOverride{Operation: l.Operation, Dimension: l.Dimension, Rate: auth.Rate{Events: l.Events, Per: l.Per}}
 	}
-	return limits
+	if err := limits.Override(overrides); err != nil {
+		return nil, fmt.Errorf("KEYCARD_RATE_LIMITS: %w", err)
+	}
+	return limits, nil
 }
 
 // signingKeys returns the key that signs new tokens and the earlier keys

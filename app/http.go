@@ -16,11 +16,12 @@ import (
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/graph"
 	"github.com/keycard/keycard/oauth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
-// MaxBodyBytes caps a request body; a GraphQL document for keycard is a few
-// hundred bytes, so 1 MiB is generous and bounds what one request can cost.
+// MaxBodyBytes caps a request body; a GraphQL document or token request for
+// keycard is a few hundred bytes, so 1 MiB is generous and bounds what one
+// request can cost. Each face answers an oversized body in its own format.
 const MaxBodyBytes = 1 << 20
 
 func (a *App) routes() http.Handler {
@@ -37,7 +38,7 @@ func (a *App) routes() http.Handler {
 		Logger: a.log,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", deadline(limitBody(auth.Middleware(a.service.Authenticate)(gql))))
+	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.service.Authenticate)(gql))))
 	mux.Handle("GET /{$}", playground.Handler("keycard", "/graphql"))
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
@@ -49,10 +50,11 @@ func (a *App) routes() http.Handler {
 		Issuer:             a.cfg.Issuer,
 		IntrospectionToken: a.cfg.IntrospectionToken,
 		BaseURL:            a.baseURL,
+		MaxBodyBytes:       MaxBodyBytes,
 	}).Register(oauthMux)
-	mux.Handle("/oauth/", deadline(limitBody(oauthMux)))
+	mux.Handle("/oauth/", deadline(oauthMux))
 	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
-	return requestid.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+	return requestlog.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
 }
 
 // securityHeaders are the standard defensive headers for an API; the
@@ -199,9 +201,11 @@ func deadline(next http.Handler) http.Handler {
 	})
 }
 
-// limitBody refuses bodies over MaxBodyBytes: at once when the declared
-// length says so, else when reading passes the limit.
-func limitBody(next http.Handler) http.Handler {
+// limitGraphQLBody refuses bodies over MaxBodyBytes with a GraphQL error:
+// at once when the declared length says so, else when reading passes the
+// limit (graph's transport answers that one). /oauth/* caps its own bodies,
+// answering in RFC 6749's format.
+func limitGraphQLBody(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.ContentLength > MaxBodyBytes {
 			w.Header().Set("Connection", "close")
@@ -292,7 +296,7 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 func (a *App) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		ctx, outcome := requestid.WithOutcome(r.Context())
+		ctx, outcome := requestlog.WithOutcome(r.Context())
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r.WithContext(ctx))
 		elapsed := time.Since(start)
@@ -305,7 +309,7 @@ func (a *App) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		a.log.LogAttrs(ctx, level, "request",
-			slog.String("request_id", requestid.From(ctx)),
+			slog.String("request_id", requestlog.ID(ctx)),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),

@@ -462,14 +462,14 @@ func TestProductionRequiresKeyFileForAsymmetricAlgorithms(t *testing.T) {
 				"KEYCARD_JWT_ALG":      alg,
 				"KEYCARD_DATABASE_URL": storetest.SQLiteURL(t),
 			}
-			getenv := func(name string) string { return env[name] }
-			if _, err := config.Load(getenv); err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_KEY_FILE") {
-				t.Errorf("config.Load without a key file: %v, want an error naming KEYCARD_JWT_KEY_FILE", err)
+			lookupEnv := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
+			if _, err := config.LoadEnv(lookupEnv); err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_KEY_FILE") {
+				t.Errorf("config.LoadEnv without a key file: %v, want an error naming KEYCARD_JWT_KEY_FILE", err)
 			}
 
 			// app.New checks again, for a Config built some other way.
 			env["KEYCARD_ENV"] = "development"
-			cfg, err := config.Load(getenv)
+			cfg, err := config.LoadEnv(lookupEnv)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -486,8 +486,8 @@ func TestProductionRequiresKeyFileForAsymmetricAlgorithms(t *testing.T) {
 			// Control: with a key file, production starts.
 			env["KEYCARD_ENV"] = "production"
 			env["KEYCARD_JWT_KEY_FILE"] = writeKeyFile(t, "signing.pem", keyPEM(t, alg, 0))
-			if cfg, err = config.Load(getenv); err != nil {
-				t.Fatalf("config.Load with a key file: %v", err)
+			if cfg, err = config.LoadEnv(lookupEnv); err != nil {
+				t.Fatalf("config.LoadEnv with a key file: %v", err)
 			}
 			if a, err = app.New(context.Background(), cfg, app.Options{NoBackground: true, PasswordParams: &cheapArgon2}); err != nil {
 				t.Fatalf("app.New with a key file: %v", err)
@@ -538,7 +538,7 @@ func TestStartRefusesUnusableKeyConfiguration(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			cfg, err := config.Load(func(name string) string { return env[name] })
+			cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 			if err == nil {
 				var a *app.App
 				a, err = app.New(context.Background(), cfg, app.Options{NoBackground: true, PasswordParams: &cheapArgon2})

@@ -12,7 +12,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // redisEnv names the Redis database the shared rate-limit backend is tested
@@ -68,7 +68,7 @@ func eachLimiter(t *testing.T, fn func(t *testing.T, dbURL string, opts []server
 // unique makes a username no other test (or earlier run sharing Redis)
 // has used.
 func unique(prefix string) string {
-	return prefix + "_" + strings.ReplaceAll(requestid.New()[:10], "-", "")
+	return prefix + "_" + strings.ReplaceAll(requestlog.NewID()[:10], "-", "")
 }
 
 // aliasedLogins is one document with n aliased login mutations.

@@ -101,7 +101,7 @@ func startServerWith(t testing.TB, dbURL string, observe func(ctx context.Contex
 
 func (s *server) start() {
 	s.t.Helper()
-	cfg, err := config.Load(func(name string) string { return s.env[name] })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := s.env[name]; return v, ok })
 	if err != nil {
 		s.t.Fatalf("config: %v", err)
 	}

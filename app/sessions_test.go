@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 	"github.com/keycard/keycard/store"
 )
 
@@ -605,7 +605,7 @@ func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
 		var mu sync.Mutex
 		statements := map[string][]string{}
 		observe := func(ctx context.Context, statement string) {
-			if id := requestid.From(ctx); id != "" {
+			if id := requestlog.ID(ctx); id != "" {
 				mu.Lock()
 				statements[id] = append(statements[id], statement)
 				mu.Unlock()
@@ -614,7 +614,7 @@ func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
 		s := startServerWith(t, dbURL, observe)
 		reg := s.register(t, "sybil", "open-sesame-42")
 		call := func(id, token, query string) []string {
-			resp := s.do(t, request{Query: query, token: token, header: http.Header{requestid.Header: {id}}})
+			resp := s.do(t, request{Query: query, token: token, header: http.Header{requestlog.IDHeader: {id}}})
 			expectOK(t, resp)
 			mu.Lock()
 			defer mu.Unlock()

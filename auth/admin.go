@@ -146,6 +146,6 @@ func (s *Service) changeRoles(ctx context.Context, username, role string, kind E
 	if err != nil {
 		return nil, err
 	}
-	s.users.invalidate(user.ID)
+	s.users.Invalidate(user.ID)
 	return user, nil
 }

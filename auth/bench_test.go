@@ -53,7 +53,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 	for _, revoked := range []int{0, 1_000_000} {
 		b.Run(fmt.Sprintf("revoked=%d", revoked), func(b *testing.B) {
 			f := newTokenFixture(b)
-			revocations := NewRevocations(f.clock.Now, time.Hour)
+			revocations := NewRevocations(f.clock.Now, time.Hour, nil)
 			if err := revocations.Sync(context.Background(), &revocationLog{}); err != nil {
 				b.Fatal(err)
 			}
@@ -65,7 +65,7 @@ func BenchmarkAuthenticate(b *testing.B) {
 				b.Fatalf("Len = %d, want %d", revocations.Len(), revoked)
 			}
 			// Authenticate uses neither the store nor the password hasher.
-			service, err := NewService(nil, nil, f.tokens, revocations, Options{RefreshTTL: 720 * time.Hour, Now: f.clock.Now})
+			service, err := NewService(nil, nil, f.tokens, revocations, NewUserCache(), Options{RefreshTTL: 720 * time.Hour, Now: f.clock.Now})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -136,7 +136,7 @@ func BenchmarkArgon2OWASP(b *testing.B) {
 // held), and putting the claims in the request context.
 func BenchmarkMiddleware(b *testing.B) {
 	f := newTokenFixture(b)
-	revocations := NewRevocations(f.clock.Now, time.Hour)
+	revocations := NewRevocations(f.clock.Now, time.Hour, nil)
 	if err := revocations.Sync(context.Background(), &revocationLog{}); err != nil {
 		b.Fatal(err)
 	}
@@ -144,7 +144,7 @@ func BenchmarkMiddleware(b *testing.B) {
 	for range 1_000_000 {
 		revocations.Add(uuid.NewString(), until)
 	}
-	service, err := NewService(nil, nil, f.tokens, revocations, Options{RefreshTTL: 720 * time.Hour, Now: f.clock.Now})
+	service, err := NewService(nil, nil, f.tokens, revocations, NewUserCache(), Options{RefreshTTL: 720 * time.Hour, Now: f.clock.Now})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -53,12 +53,6 @@ func ForContext(ctx context.Context) (*Claims, error) {
 	}
 }
 
-// WithClaims returns ctx carrying claims as if the middleware had verified
-// them, for faces that authenticate by other means.
-func WithClaims(ctx context.Context, c *Claims) context.Context {
-	return context.WithValue(ctx, identityKey{}, &identity{claims: c})
-}
-
 type clientKey struct{}
 
 // WithClient returns ctx carrying the caller's address and user agent.

@@ -61,14 +61,6 @@ func TestMiddlewarePutsOutcomeInContext(t *testing.T) {
 	}
 }
 
-func TestWithClaimsActsAsVerified(t *testing.T) {
-	claims := &Claims{SessionID: testSession}
-	got, err := ForContext(WithClaims(context.Background(), claims))
-	if err != nil || got != claims {
-		t.Errorf("ForContext(WithClaims) = %v, %v; want the claims, nil", got, err)
-	}
-}
-
 func TestClientFromContext(t *testing.T) {
 	if got := ClientFrom(context.Background()); got != (Client{}) {
 		t.Errorf("ClientFrom(empty context) = %+v, want zero", got)

@@ -1,6 +1,7 @@
 package auth
 
-// Observer is told about events worth counting (metrics). Implementations
+// Observer is told about events worth counting (metrics) as they happen;
+// Stats are the counters read on demand. Implementations
 // must be cheap and safe for concurrent use.
 type Observer interface {
 	// Login reports a login attempt's result: "success", "failure" or
@@ -20,3 +21,26 @@ func (nopObserver) Login(string)                {}
 func (nopObserver) RefreshReuse()               {}
 func (nopObserver) Revoked(RevocationKind, int) {}
 func (nopObserver) RateLimited(Operation)       {}
+
+// Stats are counters for monitoring, read at scrape time.
+type Stats struct {
+	// PasswordHashes counts argon2id evaluations; PasswordQueue is how
+	// many wait for a hashing slot now.
+	PasswordHashes int64
+	PasswordQueue  int64
+	// RevokedEntries is the size of the in-memory revocation list.
+	RevokedEntries int
+	// AuditDropped counts background audit events that could not be
+	// written.
+	AuditDropped int64
+}
+
+// Stats reports the service's counters.
+func (s *Service) Stats() Stats {
+	return Stats{
+		PasswordHashes: s.passwords.Computed(),
+		PasswordQueue:  s.passwords.Waiting(),
+		RevokedEntries: s.revocations.Len(),
+		AuditDropped:   s.background.dropped.Load(),
+	}
+}

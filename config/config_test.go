@@ -6,12 +6,15 @@ import (
 	"time"
 )
 
-func env(vars map[string]string) func(string) string {
-	return func(name string) string { return vars[name] }
+func env(vars map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := vars[name]
+		return v, ok
+	}
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := Load(env(nil))
+	cfg, err := LoadEnv(env(nil))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,11 +26,11 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestProductionRequiresSecret(t *testing.T) {
-	_, err := Load(env(map[string]string{"KEYCARD_ENV": "production"}))
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production"}))
 	if err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_SECRET is required") {
 		t.Fatalf("want a clear refusal, got %v", err)
 	}
-	_, err = Load(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}))
+	_, err = LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}))
 	if err != nil {
 		t.Fatalf("a 32-byte secret must do: %v", err)
 	}
@@ -35,7 +38,7 @@ func TestProductionRequiresSecret(t *testing.T) {
 
 func TestShortSecretIsRefusedInEveryMode(t *testing.T) {
 	for _, mode := range []string{"development", "production"} {
-		_, err := Load(env(map[string]string{"KEYCARD_ENV": mode, "KEYCARD_JWT_SECRET": strings.Repeat("s", 31)}))
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": mode, "KEYCARD_JWT_SECRET": strings.Repeat("s", 31)}))
 		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
 			t.Fatalf("%s: want refusal of a 31-byte secret, got %v", mode, err)
 		}
@@ -43,7 +46,7 @@ func TestShortSecretIsRefusedInEveryMode(t *testing.T) {
 }
 
 func TestInvalidValuesAreReportedTogether(t *testing.T) {
-	_, err := Load(env(map[string]string{
+	_, err := LoadEnv(env(map[string]string{
 		"KEYCARD_ENV":        "staging",
 		"KEYCARD_ACCESS_TTL": "forever",
 		"KEYCARD_LOG_LEVEL":  "loud",
@@ -59,8 +62,38 @@ func TestInvalidValuesAreReportedTogether(t *testing.T) {
 }
 
 func TestRefreshMustOutliveAccess(t *testing.T) {
-	_, err := Load(env(map[string]string{"KEYCARD_ACCESS_TTL": "2h", "KEYCARD_REFRESH_TTL": "1h"}))
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ACCESS_TTL": "2h", "KEYCARD_REFRESH_TTL": "1h"}))
 	if err == nil {
 		t.Fatal("refresh TTL shorter than access TTL accepted")
+	}
+}
+
+// config reads the syntax of rate-limit overrides; which operations and
+// dimensions exist is auth's to say, so config passes any name on.
+func TestRateLimitsAreParsedForSyntaxOnly(t *testing.T) {
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "login.username=3/1m, future.thing=0/10s"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []RateLimit{
+		{Operation: "login", Dimension: "username", Events: 3, Per: time.Minute},
+		{Operation: "future", Dimension: "thing", Events: 0, Per: 10 * time.Second},
+	}
+	if len(cfg.RateLimits) != len(want) || cfg.RateLimits[0] != want[0] || cfg.RateLimits[1] != want[1] {
+		t.Fatalf("RateLimits = %+v, want %+v", cfg.RateLimits, want)
+	}
+
+	for _, bad := range []string{"login.username", "login=3/1m", ".ip=3/1m", "login.=3/1m", "login.ip=x/1m", "login.ip=-1/1m", "login.ip=3/soon", "login.ip=3/0s"} {
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": bad}))
+		if err == nil || !strings.Contains(err.Error(), "KEYCARD_RATE_LIMITS") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("KEYCARD_RATE_LIMITS=%s: %v, want an error quoting it", bad, err)
+		}
+	}
+}
+
+func TestRateLimitsOff(t *testing.T) {
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "OFF"}))
+	if err != nil || !cfg.RateLimitsOff || len(cfg.RateLimits) != 0 {
+		t.Fatalf("off: %+v, %v", cfg, err)
 	}
 }

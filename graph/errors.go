@@ -12,7 +12,7 @@ import (
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // Error codes of the API contract (extensions.code).
@@ -71,11 +71,11 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		case auth.KindRateLimited:
 			presented.Extensions["retryAfter"] = int(math.Ceil(domain.RetryAfter.Seconds()))
 		case auth.KindInternal:
-			id := requestid.From(ctx)
+			id := requestlog.ID(ctx)
 			presented.Extensions["requestId"] = id
 			log.ErrorContext(ctx, "internal error", "request_id", id, "path", presented.Path.String(), "err", domain.Error())
 		case auth.KindUnavailable:
-			log.WarnContext(ctx, "dependency unavailable", "request_id", requestid.From(ctx), "err", domain.Error())
+			log.WarnContext(ctx, "dependency unavailable", "request_id", requestlog.ID(ctx), "err", domain.Error())
 		}
 		return presented
 	}

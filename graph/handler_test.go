@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 type syncBuffer struct {
@@ -37,18 +37,20 @@ func (b *syncBuffer) String() string {
 // but a request id to quote.
 func TestPanicInResolverIsInternalErrorWithRequestID(t *testing.T) {
 	logs := &syncBuffer{}
-	gql := NewHandler(nil, Options{
-		QueryLimits: QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
-		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
-	})
 	claims := &auth.Claims{SessionID: "0196a7e0-0000-7000-8000-000000000001"}
 	claims.Subject = "0196a7e0-0000-7000-8000-000000000002"
-	handler := auth.Middleware(func(context.Context, string) (*auth.Claims, error) { return claims, nil })(gql)
+	// The middleware as app mounts it, with a verifier that accepts the
+	// test's token: the resolver then runs as a signed-in user.
+	verified := func(context.Context, string) (*auth.Claims, error) { return claims, nil }
+	handler := auth.Middleware(verified)(NewHandler(nil, Options{
+		QueryLimits: QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
+		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
+	}))
 
 	req := httptest.NewRequest(http.MethodPost, "/graphql", strings.NewReader(`{"query":"{ me { id } }"}`))
 	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer token")
-	req = req.WithContext(requestid.With(req.Context(), "req-42"))
+	req.Header.Set("Authorization", "Bearer test-token")
+	req = req.WithContext(requestlog.WithID(req.Context(), "req-42"))
 	rec := httptest.NewRecorder()
 	handler.ServeHTTP(rec, req)
 

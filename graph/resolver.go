@@ -17,8 +17,8 @@
 //   - the one place where domain errors become extensions.code
 //     (errors.go), and the assembly of all of it (handler.go).
 //
-// It may import auth (the domain), requestid (request ids and outcomes for
-// logs) and graph/model, besides gqlgen and the standard library; never
+// It may import auth (the domain), requestlog (request ids and outcomes
+// for logs) and graph/model, besides gqlgen and the standard library; never
 // store, models, config or another face. Nothing imports it but app, which
 // mounts NewHandler at /graphql behind auth.Middleware and the body limit.
 package graph

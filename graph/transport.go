@@ -17,7 +17,7 @@ import (
 	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // keycard serves GraphQL over HTTP itself rather than with gqlgen's stock
@@ -182,7 +182,7 @@ func (unsupportedTransport) Do(w http.ResponseWriter, r *http.Request, _ graphql
 func execute(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits QueryLimits) (int, *graphql.Response) {
 	var opCtx *graphql.OperationContext
 	status, resp := run(r, exec, params, queryOnly, limits, &opCtx)
-	requestid.Note(r.Context(), operationName(opCtx), outcomeCode(resp))
+	requestlog.Note(r.Context(), operationName(opCtx), outcomeCode(resp))
 	return status, resp
 }
 

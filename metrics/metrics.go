@@ -1,8 +1,10 @@
-// Package metrics exposes keycard's Prometheus metrics: requests by
-// operation and code with latency histograms, logins by result, refresh
-// token reuse, revocations, rate limiting, the password-hash queue, database
-// pools and the Go runtime. It implements auth.Observer and imports auth
-// only for its types.
+// Package metrics holds keycard's Prometheus registry and instruments:
+// requests by operation and code with latency histograms, logins by result,
+// refresh token reuse, revocations, rate limiting, the password-hash queue,
+// the audit queue, database pools and the Go runtime. Metrics implements
+// auth.Observer (events as they happen); WatchService adds the gauges read
+// from the service at scrape time. It imports auth only for its types and
+// nothing else of keycard.
 package metrics
 
 import (
@@ -30,9 +32,10 @@ type Metrics struct {
 
 var _ auth.Observer = (*Metrics)(nil)
 
-// New registers keycard's metrics. stats feeds the gauges read at scrape
-// time; pools are the database connection pools by name.
-func New(stats func() auth.Stats, pools map[string]*sql.DB) *Metrics {
+// New registers keycard's metrics; pools are the database connection pools
+// by name. The service's gauges come with WatchService, once the service
+// (which counts into these metrics) exists.
+func New(pools map[string]*sql.DB) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: r,
@@ -63,6 +66,19 @@ func New(stats func() auth.Stats, pools map[string]*sql.DB) *Metrics {
 		}, []string{"operation"}),
 	}
 	r.MustRegister(m.requests, m.duration, m.logins, m.reuse, m.revocations, m.rateLimited,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	for name, pool := range pools {
+		r.MustRegister(collectors.NewDBStatsCollector(pool, name))
+	}
+	return m
+}
+
+// WatchService registers the gauges and counters read from stats at
+// scrape time (auth.Service.Stats). Call it once.
+func (m *Metrics) WatchService(stats func() auth.Stats) {
+	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "keycard_password_hash_queue",
 			Help: "Password hashes waiting for a CPU slot.",
@@ -79,13 +95,7 @@ func New(stats func() auth.Stats, pools map[string]*sql.DB) *Metrics {
 			Name: "keycard_audit_events_dropped_total",
 			Help: "Background audit events that could not be written.",
 		}, func() float64 { return float64(stats().AuditDropped) }),
-		collectors.NewGoCollector(),
-		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
-	for name, pool := range pools {
-		r.MustRegister(collectors.NewDBStatsCollector(pool, name))
-	}
-	return m
 }
 
 // Handler serves the metrics in the Prometheus exposition format.

@@ -3,8 +3,11 @@
 // refresh_token grants), token revocation (RFC 7009), token introspection
 // for resource servers (RFC 7662) and authorization server metadata
 // (RFC 8414). It only translates HTTP to calls of the auth service; every
-// decision (rate limits, rotation, reuse detection) is the service's. It
-// imports auth and nothing else of keycard.
+// decision (rate limits, rotation, reuse detection) is the service's, and
+// every refusal, an oversized body included, is answered in RFC 6749's own
+// error format. It imports auth (the service and its errors) and requestlog
+// (to note each answer for the access log and metrics), nothing else of
+// keycard.
 package oauth
 
 import (
@@ -19,7 +22,7 @@ import (
 	"time"
 
 	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/requestid"
+	"github.com/keycard/keycard/requestlog"
 )
 
 // Options configure the OAuth endpoints.
@@ -32,7 +35,12 @@ type Options struct {
 	// BaseURL gives the public URL of keycard for a request (for the
 	// endpoint URLs of the metadata document).
 	BaseURL func(r *http.Request) string
+	// MaxBodyBytes caps a request body (0: DefaultMaxBodyBytes).
+	MaxBodyBytes int64
 }
+
+// DefaultMaxBodyBytes is far more than any token request needs.
+const DefaultMaxBodyBytes = 1 << 20
 
 // Handler serves the OAuth endpoints.
 type Handler struct {
@@ -42,16 +50,37 @@ type Handler struct {
 
 // New returns the OAuth endpoints of svc.
 func New(svc *auth.Service, opts Options) *Handler {
+	if opts.MaxBodyBytes <= 0 {
+		opts.MaxBodyBytes = DefaultMaxBodyBytes
+	}
 	return &Handler{svc: svc, opts: opts}
 }
 
 // Register adds the endpoints to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
-	mux.HandleFunc("/oauth/token", h.token)
-	mux.HandleFunc("/oauth/revoke", h.revoke)
-	mux.HandleFunc("/oauth/introspect", h.introspect)
+	mux.Handle("/oauth/token", h.limitBody(h.token))
+	mux.Handle("/oauth/revoke", h.limitBody(h.revoke))
+	mux.Handle("/oauth/introspect", h.limitBody(h.introspect))
 	mux.HandleFunc("GET /.well-known/oauth-authorization-server", h.metadata)
 }
+
+// limitBody refuses a body over MaxBodyBytes: at once when the declared
+// length says so, else when reading passes the limit (see params), so one
+// request cannot make keycard read or buffer an unbounded body.
+func (h *Handler) limitBody(next http.HandlerFunc) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.ContentLength > h.opts.MaxBodyBytes {
+			// The unread body would otherwise be drained for keep-alive.
+			w.Header().Set("Connection", "close")
+			fail(w, r, http.StatusRequestEntityTooLarge, errInvalidRequest, msgTooLarge)
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, h.opts.MaxBodyBytes)
+		next(w, r)
+	})
+}
+
+const msgTooLarge = "request body is too large"
 
 // Error codes of RFC 6749 §5.2, and the ones keycard adds for its own
 // conditions.
@@ -83,7 +112,7 @@ func endpoint(r *http.Request) string {
 }
 
 // succeed notes a successful answer for logs and metrics.
-func succeed(r *http.Request) { requestid.Note(r.Context(), endpoint(r), "OK") }
+func succeed(r *http.Request) { requestlog.Note(r.Context(), endpoint(r), "OK") }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
@@ -92,7 +121,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 }
 
 func fail(w http.ResponseWriter, r *http.Request, status int, code, description string) {
-	requestid.Note(r.Context(), endpoint(r), code)
+	requestlog.Note(r.Context(), endpoint(r), code)
 	noStore(w)
 	writeJSON(w, status, oauthError{Error: code, Description: description})
 }
@@ -112,7 +141,7 @@ func failWith(w http.ResponseWriter, r *http.Request, err error) {
 	case auth.KindRateLimited:
 		seconds := int(math.Ceil(domain.RetryAfter.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(seconds))
-		requestid.Note(r.Context(), endpoint(r), errRateLimited)
+		requestlog.Note(r.Context(), endpoint(r), errRateLimited)
 		noStore(w)
 		writeJSON(w, http.StatusTooManyRequests, oauthError{Error: errRateLimited, Description: domain.Message, RetryAfter: seconds})
 	case auth.KindUnavailable:
@@ -123,23 +152,29 @@ func failWith(w http.ResponseWriter, r *http.Request, err error) {
 	}
 }
 
+// badRequest is why params refused a request, and the status to answer.
+type badRequest struct {
+	status      int
+	description string
+}
+
 // params reads the request parameters: form-encoded as RFC 6749 prescribes,
 // or a JSON object of strings. A parameter given twice is refused
 // (RFC 6749 §3.2).
-func params(r *http.Request) (map[string]string, string) {
+func params(r *http.Request) (map[string]string, *badRequest) {
 	if r.Method != http.MethodPost {
-		return nil, "use POST"
+		return nil, &badRequest{http.StatusBadRequest, "use POST"}
 	}
 	mediaType, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	out := map[string]string{}
 	switch mediaType {
 	case "application/x-www-form-urlencoded":
 		if err := r.ParseForm(); err != nil {
-			return nil, "malformed form body"
+			return nil, unreadable(err, "malformed form body")
 		}
 		for key, values := range r.PostForm {
 			if len(values) > 1 {
-				return nil, "parameter " + key + " is repeated"
+				return nil, &badRequest{http.StatusBadRequest, "parameter " + key + " is repeated"}
 			}
 			out[key] = values[0]
 		}
@@ -148,19 +183,29 @@ func params(r *http.Request) (map[string]string, string) {
 		dec := json.NewDecoder(r.Body)
 		dec.UseNumber()
 		if err := dec.Decode(&raw); err != nil {
-			return nil, "malformed JSON body"
+			return nil, unreadable(err, "malformed JSON body")
 		}
 		for key, value := range raw {
 			s, ok := value.(string)
 			if !ok {
-				return nil, "parameter " + key + " must be a string"
+				return nil, &badRequest{http.StatusBadRequest, "parameter " + key + " must be a string"}
 			}
 			out[key] = s
 		}
 	default:
-		return nil, "Content-Type must be application/x-www-form-urlencoded or application/json"
+		return nil, &badRequest{http.StatusBadRequest, "Content-Type must be application/x-www-form-urlencoded or application/json"}
 	}
-	return out, ""
+	return out, nil
+}
+
+// unreadable tells a body that passed the size cap (413) from one that is
+// malformed (400).
+func unreadable(err error, malformed string) *badRequest {
+	var tooLarge *http.MaxBytesError
+	if errors.As(err, &tooLarge) {
+		return &badRequest{http.StatusRequestEntityTooLarge, msgTooLarge}
+	}
+	return &badRequest{http.StatusBadRequest, malformed}
 }
 
 // tokenResponse is the success body of RFC 6749 §5.1.
@@ -172,14 +217,13 @@ type tokenResponse struct {
 }
 
 func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
-	p, problem := params(r)
-	if problem != "" {
+	p, bad := params(r)
+	if bad != nil {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
-			fail(w, r, http.StatusMethodNotAllowed, errInvalidRequest, problem)
-			return
+			bad.status = http.StatusMethodNotAllowed
 		}
-		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
+		fail(w, r, bad.status, errInvalidRequest, bad.description)
 		return
 	}
 	client := auth.ClientFrom(r.Context())
@@ -220,9 +264,9 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *Handler) revoke(w http.ResponseWriter, r *http.Request) {
-	p, problem := params(r)
-	if problem != "" {
-		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
+	p, bad := params(r)
+	if bad != nil {
+		fail(w, r, bad.status, errInvalidRequest, bad.description)
 		return
 	}
 	if p["token"] == "" {
@@ -268,12 +312,12 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		fail(w, r, http.StatusUnauthorized, "invalid_client", "introspection requires the introspection bearer token")
 		return
 	}
-	p, problem := params(r)
-	if problem != "" || p["token"] == "" {
-		if problem == "" {
-			problem = "token is required"
-		}
-		fail(w, r, http.StatusBadRequest, errInvalidRequest, problem)
+	p, bad := params(r)
+	if bad == nil && p["token"] == "" {
+		bad = &badRequest{http.StatusBadRequest, "token is required"}
+	}
+	if bad != nil {
+		fail(w, r, bad.status, errInvalidRequest, bad.description)
 		return
 	}
 	claims, user, err := h.svc.Introspect(r.Context(), p["token"])

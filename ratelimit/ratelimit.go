@@ -1,7 +1,18 @@
 // Package ratelimit implements auth.Limiter: the generic cell rate
 // algorithm (GCRA, an exact token bucket kept as one timestamp per key),
 // in process memory or in Redis so that every instance shares the buckets.
-// It imports auth for the Rate type and nothing else of keycard.
+// Which operations are limited, per what and how strictly is auth's policy;
+// this package only keeps the buckets. It imports auth for the Rate type and
+// nothing else of keycard.
+//
+// The limiter is written here rather than taken from go-redis/redis_rate,
+// which implements the same algorithm, for two things keycard needs and
+// redis_rate does not offer. Refunds: a successful login gives its token
+// back (it was not a guess), which redis_rate cannot do short of Reset,
+// which empties the whole bucket. And the in-process fallback: when Redis
+// does not answer, Redis falls back to the same algorithm in Memory instead
+// of returning the error, so a Redis outage is neither an outage of login
+// nor a lifting of every limit. The Redis scripts are gcra below in Lua.
 package ratelimit
 
 import (

@@ -16,12 +16,11 @@ import (
 // The load tool against a real keycard: every scenario runs, counts
 // requests, and finds no wrong answers.
 func TestScenariosAgainstKeycard(t *testing.T) {
-	cfg, err := config.Load(func(name string) string {
-		return map[string]string{
-			"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "load.db"),
-			"KEYCARD_JWT_SECRET":   "load-test-secret-0123456789abcdefghijkl",
-		}[name]
-	})
+	env := map[string]string{
+		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "load.db"),
+		"KEYCARD_JWT_SECRET":   "load-test-secret-0123456789abcdefghijkl",
+	}
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 )
@@ -137,44 +136,8 @@ func (q *eventQueue) run(ctx context.Context, store Store, log *slog.Logger) {
 	}
 }
 
-// watch tracks repeated security-relevant occurrences per key (a username,
-// an IP, a token id) within a window, so the log warns once per burst
-// instead of once per request. Bounded in size.
-type watch struct {
-	mu      sync.Mutex
-	entries map[string]*watchEntry
-	window  time.Duration
-	limit   int
-}
-
-type watchEntry struct {
-	count int
-	since time.Time
-}
-
-func newWatch(window time.Duration, limit int) *watch {
-	return &watch{entries: make(map[string]*watchEntry), window: window, limit: limit}
-}
-
-// hit counts one occurrence of key at now and returns the count within the
-// current window (1 for the first).
-func (w *watch) hit(key string, now time.Time) int {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	e := w.entries[key]
-	if e == nil || now.Sub(e.since) > w.window {
-		if len(w.entries) >= w.limit {
-			evictHalf(w.entries)
-		}
-		e = &watchEntry{since: now}
-		w.entries[key] = e
-	}
-	e.count++
-	return e.count
-}
-
-func (w *watch) reset(key string) {
-	w.mu.Lock()
-	delete(w.entries, key)
-	w.mu.Unlock()
+// RunBackground writes queued audit events until ctx ends, then flushes
+// what is still queued.
+func (s *Service) RunBackground(ctx context.Context) {
+	s.background.run(ctx, s.store, s.log)
 }

@@ -1,8 +1,24 @@
+// Package auth is keycard's domain: accounts and their passwords, access
+// and refresh tokens, sessions, revocation, the rate-limit policy and the
+// audit log. Service is the one entry point: each use case (register,
+// login, refresh, logout, password change, authenticate, admin, token
+// revocation, introspection) is a Service method in a file named for it.
+//
+// The domain defines the interfaces its adapters implement (Store for
+// persistence, Limiter for rate-limit buckets, Observer for metrics) and
+// never imports them: auth imports the standard library, golang-jwt,
+// golang.org/x/crypto and google/uuid, and nothing else of keycard. Faces
+// (graph, oauth) call the Service and map its Error kinds to their own
+// protocol, each in one place.
 package auth
 
 import (
 	"context"
+	"strings"
 	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
 )
 
 // User is an account as the API sees it. The password hash is never part of
@@ -54,6 +70,39 @@ type Revocation struct {
 	UserID    string
 	RevokedAt time.Time
 	ExpiresAt time.Time
+}
+
+// Client describes where a request comes from; it is recorded on sessions
+// and audit events.
+type Client struct {
+	IP        string
+	UserAgent string
+}
+
+// clip makes client-supplied header text safe to store: valid UTF-8 and at
+// most n bytes.
+func clip(s string, n int) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	if len(s) <= n {
+		return s
+	}
+	for n > 0 && !utf8.RuneStart(s[n]) {
+		n--
+	}
+	return s[:n]
+}
+
+// newID returns a UUIDv7 for a new user or session: unique without
+// coordination and time-ordered, so primary-key inserts append to the index
+// instead of splitting pages.
+func newID() string {
+	return uuid.Must(uuid.NewV7()).String()
+}
+
+// clock is the current time as stored: UTC, microsecond precision (what
+// DATETIME(6) keeps), so values read back equal values written.
+func (s *Service) clock() time.Time {
+	return s.now().UTC().Truncate(time.Microsecond)
 }
 
 // Store is the persistence the domain needs. Implementations translate

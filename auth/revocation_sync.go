@@ -2,81 +2,9 @@ package auth
 
 import (
 	"context"
-	"errors"
 	"log/slog"
-	"sync"
-	"sync/atomic"
 	"time"
-
-	"github.com/google/uuid"
 )
-
-const revocationShards = 64
-
-// Revocations is the in-memory copy of the revocation list. Checking a token
-// reads only memory; the database is the source of truth that every process
-// writes through to and pulls from incrementally (Sync), so a revocation made
-// by any process reaches all of them within one sync interval.
-type Revocations struct {
-	shards [revocationShards]revocationShard
-	now    func() time.Time
-	// maxStaleness bounds how old the copy may be before token checks fail
-	// closed: a process cut off from the database must not keep accepting
-	// tokens that another process may have revoked.
-	maxStaleness time.Duration
-	// lastSync is the start time (unix nanoseconds) of the last successful
-	// sync: everything committed before it is in memory.
-	lastSync atomic.Int64
-	size     atomic.Int64
-
-	cursor syncCursor
-	// userChanged is told about UserChanged entries; the service sets it
-	// to drop cached users.
-	userChanged func(userID string)
-}
-
-type revocationShard struct {
-	mu sync.RWMutex
-	// until maps a jti or session id to when its entry can be forgotten
-	// (unix seconds).
-	until map[uuid.UUID]int64
-}
-
-// NewRevocations returns an empty list that reports itself stale until the
-// first successful Sync.
-func NewRevocations(now func() time.Time, maxStaleness time.Duration) *Revocations {
-	r := &Revocations{now: now, maxStaleness: maxStaleness}
-	for i := range r.shards {
-		r.shards[i].until = make(map[uuid.UUID]int64)
-	}
-	r.cursor.gaps = make(map[int64]time.Time)
-	return r
-}
-
-func (r *Revocations) shard(id uuid.UUID) *revocationShard {
-	// UUIDv4/v7 end in random bits, so the last byte spreads evenly.
-	return &r.shards[int(id[15])%revocationShards]
-}
-
-// Add records a revocation in memory. Callers add only what is already
-// committed to the store.
-func (r *Revocations) Add(subject string, expiresAt time.Time) {
-	id, err := uuid.Parse(subject)
-	if err != nil {
-		return // not a keycard id: no token can carry it
-	}
-	until := expiresAt.Unix()
-	s := r.shard(id)
-	s.mu.Lock()
-	prev, existed := s.until[id]
-	if !existed || until > prev {
-		s.until[id] = until
-	}
-	s.mu.Unlock()
-	if !existed {
-		r.size.Add(1)
-	}
-}
 
 // apply takes one synced entry into memory.
 func (r *Revocations) apply(rev Revocation) {
@@ -87,51 +15,6 @@ func (r *Revocations) apply(rev Revocation) {
 		return
 	}
 	r.Add(rev.Subject, rev.ExpiresAt)
-}
-
-// Len is the number of entries held.
-func (r *Revocations) Len() int { return int(r.size.Load()) }
-
-// Check fails if the token was revoked, by its jti or its session, or if
-// revocation state is too stale to tell.
-func (r *Revocations) Check(c *Claims) error {
-	now := r.now()
-	if last := r.lastSync.Load(); last == 0 || now.Sub(time.Unix(0, last)) > r.maxStaleness {
-		return Unavailable(errors.New("revocation list is stale"))
-	}
-	if r.revoked(c.ID, now) || r.revoked(c.SessionID, now) {
-		return ErrTokenRevoked
-	}
-	return nil
-}
-
-func (r *Revocations) revoked(subject string, now time.Time) bool {
-	id, err := uuid.Parse(subject)
-	if err != nil {
-		return true // Verify admits only UUIDs; anything else is suspect
-	}
-	s := r.shard(id)
-	s.mu.RLock()
-	until, ok := s.until[id]
-	s.mu.RUnlock()
-	return ok && now.Unix() <= until
-}
-
-// Sweep forgets entries whose tokens have all expired, keeping memory
-// proportional to what is currently revoked.
-func (r *Revocations) Sweep() {
-	now := r.now().Unix()
-	for i := range r.shards {
-		s := &r.shards[i]
-		s.mu.Lock()
-		for id, until := range s.until {
-			if until < now {
-				delete(s.until, id)
-				r.size.Add(-1)
-			}
-		}
-		s.mu.Unlock()
-	}
 }
 
 // syncBatch is how many entries one query pulls.

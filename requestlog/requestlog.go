@@ -1,8 +1,9 @@
-// Package requestid gives every HTTP request an id that ties its log lines
-// and any error shown to the client together, and an Outcome its handler
-// fills in for the request's log line and metrics. It imports only the
-// standard library.
-package requestid
+// Package requestlog holds the per-request state that a request's log line
+// and metrics are made from: its id, which ties the log lines and any error
+// shown to the client together, and its Outcome, which the face that served
+// it (graph, oauth) fills in. The access log in app reads both. It imports
+// only the standard library.
+package requestlog
 
 import (
 	"context"
@@ -11,10 +12,10 @@ import (
 	"net/http"
 )
 
-// Header carries the id in and out.
-const Header = "X-Request-Id"
+// IDHeader carries the request id in and out.
+const IDHeader = "X-Request-Id"
 
-type key struct{}
+type idKey struct{}
 
 // maxIncoming bounds an id taken from a client or proxy.
 const maxIncoming = 128
@@ -23,12 +24,12 @@ const maxIncoming = 128
 // assigned one) or makes a new one, stores it in the context and echoes it.
 func Middleware(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id := r.Header.Get(Header)
+		id := r.Header.Get(IDHeader)
 		if !acceptable(id) {
-			id = New()
+			id = NewID()
 		}
-		w.Header().Set(Header, id)
-		next.ServeHTTP(w, r.WithContext(With(r.Context(), id)))
+		w.Header().Set(IDHeader, id)
+		next.ServeHTTP(w, r.WithContext(WithID(r.Context(), id)))
 	})
 }
 
@@ -47,21 +48,21 @@ func acceptable(id string) bool {
 	return true
 }
 
-// New returns a random id.
-func New() string {
+// NewID returns a random request id.
+func NewID() string {
 	var b [12]byte
 	_, _ = rand.Read(b[:])
 	return hex.EncodeToString(b[:])
 }
 
-// With returns ctx carrying id.
-func With(ctx context.Context, id string) context.Context {
-	return context.WithValue(ctx, key{}, id)
+// WithID returns ctx carrying request id id.
+func WithID(ctx context.Context, id string) context.Context {
+	return context.WithValue(ctx, idKey{}, id)
 }
 
-// From returns the request id of ctx, or "".
-func From(ctx context.Context) string {
-	id, _ := ctx.Value(key{}).(string)
+// ID returns the request id of ctx, or "".
+func ID(ctx context.Context) string {
+	id, _ := ctx.Value(idKey{}).(string)
 	return id
 }
 

@@ -5,11 +5,10 @@ import (
 	"errors"
 )
 
-// Token type hints of RFC 7009 §2.1.
-const (
-	HintAccessToken  = "access_token"
-	HintRefreshToken = "refresh_token"
-)
+// HintAccessToken is the RFC 7009 §2.1 token type hint that makes
+// RevokeToken try the token as an access token first; any other hint
+// ("refresh_token", or none) tries it as a refresh token first.
+const HintAccessToken = "access_token"
 
 // RevokeToken ends what a token grants (RFC 7009): for a refresh token, its
 // whole session; for an access token, that token. hint says which to try
@@ -65,28 +64,4 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string, client Cl
 	s.revocations.Add(rev.Subject, rev.ExpiresAt)
 	s.observe.Revoked(RevokedAccessToken, 1)
 	return true, nil
-}
-
-// Introspect reports on an access token for a resource server (RFC 7662):
-// its claims and user if it is valid and not revoked. Any other token gives
-// ErrInvalidToken, which the caller reports as inactive.
-func (s *Service) Introspect(ctx context.Context, token string) (*Claims, *User, error) {
-	claims, err := s.tokens.Verify(token)
-	if err != nil {
-		return nil, nil, ErrInvalidToken
-	}
-	if err := s.revocations.Check(claims); err != nil {
-		if KindOf(err) == KindUnavailable {
-			return nil, nil, err
-		}
-		return nil, nil, ErrInvalidToken
-	}
-	user, err := s.user(ctx, s.store, claims.UserID())
-	if errors.Is(err, ErrNotFound) {
-		return nil, nil, ErrInvalidToken
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return claims, user, nil
 }

@@ -1,0 +1,67 @@
+package auth
+
+import (
+	"context"
+	"errors"
+)
+
+// ChangePassword replaces the caller's password after checking the current
+// one. Every session of the user ends, the caller's included, so every
+// outstanding access and refresh token stops working; the caller gets a new
+// session in return.
+func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next string, client Client) (*Grant, error) {
+	user, err := s.user(ctx, s.store, c.UserID())
+	if errors.Is(err, ErrNotFound) {
+		return nil, ErrNotAuthenticated
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := checkPassword("newPassword", next, user.Username); err != nil {
+		return nil, err
+	}
+	if current == next {
+		return nil, Invalid("newPassword", "new password must differ from the current one")
+	}
+	spent, err := s.limit(ctx, OpChangePassword, map[Dimension]string{PerIP: client.IP, PerUser: user.ID})
+	if err != nil {
+		return nil, err
+	}
+	stored, err := s.store.PasswordHash(ctx, user.ID)
+	if err != nil {
+		return nil, err
+	}
+	match, _, err := s.passwords.Verify(ctx, current, stored)
+	if err != nil {
+		return nil, err
+	}
+	if !match {
+		return nil, Invalid("currentPassword", "current password is incorrect")
+	}
+	s.limits.refund(ctx, spent)
+	hash, err := s.passwords.Hash(ctx, next)
+	if err != nil {
+		return nil, err
+	}
+	now := s.clock()
+	var (
+		grant   *Grant
+		revoked []Revocation
+	)
+	err = s.store.Tx(ctx, func(tx Store) error {
+		if err := tx.SetPasswordHash(ctx, user.ID, hash); err != nil {
+			return err
+		}
+		revoked, err = tx.RevokeSessions(ctx, user.ID, nil, now, now.Add(s.tokens.MaxLifetime()))
+		if err != nil {
+			return err
+		}
+		grant, err = s.startSession(ctx, tx, user, client, EventPasswordChanged)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.remember(revoked)
+	return grant, nil
+}
