@@ -94,6 +94,7 @@ func (s *server) admin(t testing.TB, username string) authPayload {
 }
 
 func TestSessionsListsLiveSessions(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		s.register(t, "alice", "open-sesame-42")
 		phone := s.loginAs(t, "alice", "open-sesame-42", "Phone/1.0")
@@ -125,6 +126,7 @@ func TestSessionsListsLiveSessions(t *testing.T) {
 }
 
 func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		mine := s.register(t, "carol", "open-sesame-42")
 		other := s.login(t, "carol", "open-sesame-42")
@@ -161,6 +163,7 @@ func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		first := s.register(t, "erin", "open-sesame-42")
 		second := s.login(t, "erin", "open-sesame-42")
@@ -209,24 +212,25 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestAdminOperationsAreForbiddenToOthers(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		user := s.register(t, "grace", "open-sesame-42")
-		for _, op := range []struct {
-			query string
-			vars  map[string]any
-		}{
-			{authEventsQuery, nil},
-			{revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
-		} {
-			expectCode(t, s.gql(t, user.AccessToken, op.query, op.vars), "FORBIDDEN")
-			expectCode(t, s.gql(t, "", op.query, op.vars), "UNAUTHENTICATED")
-			expectCode(t, s.gql(t, "forged.token.here", op.query, op.vars), "UNAUTHENTICATED")
-		}
-		expectOK(t, s.me(t, user.AccessToken))
-	})
+	t.Parallel()
+	s := startSQLite(t)
+	user := s.register(t, "grace", "open-sesame-42")
+	for _, op := range []struct {
+		query string
+		vars  map[string]any
+	}{
+		{authEventsQuery, nil},
+		{revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
+	} {
+		expectCode(t, s.gql(t, user.AccessToken, op.query, op.vars), "FORBIDDEN")
+		expectCode(t, s.gql(t, "", op.query, op.vars), "UNAUTHENTICATED")
+		expectCode(t, s.gql(t, "forged.token.here", op.query, op.vars), "UNAUTHENTICATED")
+	}
+	expectOK(t, s.me(t, user.AccessToken))
 }
 
 func TestAdminRevokesAnotherUsersSessions(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "heidi")
 		if roles := claimsOf(t, admin.AccessToken)["roles"].([]any); !slices.Contains(roles, any("admin")) {
@@ -300,6 +304,7 @@ func (s *server) kinds(t testing.TB, adminToken, userID string) []string {
 }
 
 func TestAuditRecordsAuthenticationEvents(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "judy")
 		reg := s.register(t, "ken", "open-sesame-42")
@@ -309,6 +314,9 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 		resp := s.refresh(t, login.refresh())
 		expectOK(t, resp)
 		resp.into(t, "refresh", &rotated)
+		// The refresh event is written in the background: wait for it, or
+		// the reuse below may be stored first and the order is luck.
+		waitFor(t, 5*time.Second, func() bool { return slices.Contains(s.kinds(t, admin.AccessToken, reg.User.ID), "refresh") })
 		expectCode(t, s.refresh(t, login.refresh()), "UNAUTHENTICATED") // reuse
 		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
 		expectCode(t, s.me(t, reg.AccessToken), "UNAUTHENTICATED") // revoked token used
@@ -337,6 +345,7 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 }
 
 func TestAuthEventsPagination(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "laura")
 		user := s.register(t, "mike", "open-sesame-42")
@@ -406,6 +415,7 @@ func TestAuthEventsPagination(t *testing.T) {
 }
 
 func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		nina := s.register(t, "nina", "open-sesame-42")
 		var me user
@@ -446,6 +456,7 @@ func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
 }
 
 func TestRefreshReuseIntervalForgivesConcurrentTabs(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		reg := s.register(t, "oscar", "open-sesame-42")
 		var tabA, tabB authPayload
@@ -492,6 +503,7 @@ func (s *server) count(t testing.TB, db *store.DB, table string) int {
 }
 
 func TestJanitorRemovesExpiredRowsAndKeepsLiveOnes(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		gone := s.register(t, "peggy", "open-sesame-42")
 		kept := s.login(t, "peggy", "open-sesame-42")
@@ -571,6 +583,7 @@ func TestRevocationReachesAnotherInstanceWithinTheSyncBound(t *testing.T) {
 }
 
 func TestStaleRevocationStateFailsClosed(t *testing.T) {
+	t.Parallel()
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		s := startServer(t, dbURL, withEnv("KEYCARD_REVOCATION_SYNC_INTERVAL", "100ms"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "500ms"))
 		reg := s.register(t, "rupert", "open-sesame-42")
@@ -601,6 +614,7 @@ func TestStaleRevocationStateFailsClosed(t *testing.T) {
 }
 
 func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
+	t.Parallel()
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		var mu sync.Mutex
 		statements := map[string][]string{}
