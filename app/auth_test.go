@@ -70,11 +70,13 @@ func TestUsernameIsCaseInsensitive(t *testing.T) {
 			t.Fatalf("login with other case: %+v", login.User)
 		}
 		for _, name := range []string{"Carol", "carol", "CAROL"} {
-			resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}})
-			expectCode(t, resp, "USERNAME_TAKEN")
-			if resp.field() != "username" {
-				t.Fatalf("USERNAME_TAKEN must name field username: %s", resp.Body)
-			}
+			t.Run(name, func(t *testing.T) {
+				resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}})
+				expectCode(t, resp, "USERNAME_TAKEN")
+				if resp.field() != "username" {
+					t.Fatalf("USERNAME_TAKEN must name field username: %s", resp.Body)
+				}
+			})
 		}
 	})
 }
@@ -408,7 +410,7 @@ func TestConcurrentRegistrationOfOneUsername(t *testing.T) {
 func TestMalformedRequestsGet4xxAndServerStaysUp(t *testing.T) {
 	t.Parallel()
 	s := startSQLite(t)
-	post := func(contentType, body string) *response {
+	post := func(t testing.TB, contentType, body string) *response {
 		req, err := http.NewRequest(http.MethodPost, s.http.URL+"/graphql", strings.NewReader(body))
 		if err != nil {
 			t.Fatal(err)
@@ -433,7 +435,7 @@ func TestMalformedRequestsGet4xxAndServerStaysUp(t *testing.T) {
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			resp := post(tc.contentType, tc.body)
+			resp := post(t, tc.contentType, tc.body)
 			if resp.Status != tc.status {
 				t.Fatalf("status = %d, want %d: %s", resp.Status, tc.status, resp.Body)
 			}

@@ -179,10 +179,12 @@ func TestOAuthRevoke(t *testing.T) {
 		expectOK(t, s.me(t, fresh.AccessToken))
 
 		// Unknown tokens: 200 all the same (RFC 7009 §2.2).
-		for _, token := range []string{"kcr_unknown", "garbage", second.refresh()} {
-			if r := s.form(t, "/oauth/revoke", url.Values{"token": {token}}); r.Status != http.StatusOK {
-				t.Fatalf("revoke %q: %d %s", token, r.Status, r.Raw)
-			}
+		for name, token := range map[string]string{"unknown refresh token": "kcr_unknown", "garbage": "garbage", "already revoked": second.refresh()} {
+			t.Run(name, func(t *testing.T) {
+				if r := s.form(t, "/oauth/revoke", url.Values{"token": {token}}); r.Status != http.StatusOK {
+					t.Fatalf("revoke %q: %d %s", token, r.Status, r.Raw)
+				}
+			})
 		}
 		expectOAuthError(t, s.form(t, "/oauth/revoke", url.Values{}), 400, "invalid_request")
 	})
@@ -193,26 +195,28 @@ func TestOAuthIntrospection(t *testing.T) {
 	eachDB(t, func(t *testing.T, s *server) {
 		reg := s.register(t, "ivy", "open-sesame-42")
 		auth := http.Header{"Authorization": {"Bearer " + introspectionSecret}}
-		introspect := func(token string, header http.Header) oauthReply {
+		introspect := func(t testing.TB, token string, header http.Header) oauthReply {
 			return s.oauthPost(t, "/oauth/introspect", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode(), header)
 		}
-		r := introspect(reg.AccessToken, auth)
+		r := introspect(t, reg.AccessToken, auth)
 		claims := claimsOf(t, reg.AccessToken)
 		if r.Status != http.StatusOK || r.Body["active"] != true || r.str("sub") != reg.User.ID || r.str("username") != "ivy" ||
 			r.str("jti") != claims["jti"] || r.Body["exp"] != claims["exp"] || r.Body["iat"] != claims["iat"] || r.str("token_type") != "Bearer" {
 			t.Fatalf("active token: %d %s", r.Status, r.Raw)
 		}
 		for name, token := range map[string]string{"refresh token": reg.refresh(), "garbage": "x.y.z", "empty-ish": "kcr_"} {
-			if r := introspect(token, auth); r.Status != http.StatusOK || r.Raw != "{\"active\":false}\n" {
-				t.Fatalf("%s: %d %s", name, r.Status, r.Raw)
-			}
+			t.Run(name, func(t *testing.T) {
+				if r := introspect(t, token, auth); r.Status != http.StatusOK || r.Raw != "{\"active\":false}\n" {
+					t.Fatalf("%s: %d %s", name, r.Status, r.Raw)
+				}
+			})
 		}
 		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
-		if r := introspect(reg.AccessToken, auth); r.Body["active"] != false {
+		if r := introspect(t, reg.AccessToken, auth); r.Body["active"] != false {
 			t.Fatalf("revoked token is active: %s", r.Raw)
 		}
 		for _, header := range []http.Header{nil, {"Authorization": {"Bearer wrong"}}} {
-			if r := introspect(reg.AccessToken, header); r.Status != http.StatusUnauthorized {
+			if r := introspect(t, reg.AccessToken, header); r.Status != http.StatusUnauthorized {
 				t.Fatalf("without the introspection token: %d %s", r.Status, r.Raw)
 			}
 		}

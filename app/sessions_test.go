@@ -152,12 +152,18 @@ func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
 			t.Fatalf("sessions after revoke: %+v", list)
 		}
 
-		for _, id := range []string{sessionID(t, other.AccessToken), "not-a-session", "00000000-0000-0000-0000-000000000000"} {
-			resp = s.gql(t, mine.AccessToken, revokeSessionMutation, map[string]any{"id": id})
-			expectOK(t, resp)
-			if string(resp.Data["revokeSession"]) != "false" {
-				t.Fatalf("revokeSession(%s): %s", id, resp.Body)
-			}
+		for _, tc := range []struct{ name, id string }{
+			{"already revoked", sessionID(t, other.AccessToken)},
+			{"not a session id", "not-a-session"},
+			{"unknown session", "00000000-0000-0000-0000-000000000000"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := s.gql(t, mine.AccessToken, revokeSessionMutation, map[string]any{"id": tc.id})
+				expectOK(t, resp)
+				if string(resp.Data["revokeSession"]) != "false" {
+					t.Fatalf("revokeSession(%s): %s", tc.id, resp.Body)
+				}
+			})
 		}
 	})
 }
@@ -170,18 +176,20 @@ func TestChangePassword(t *testing.T) {
 		bystander := s.register(t, "frank", "open-sesame-42")
 
 		cases := []struct {
-			current, next, field string
+			name, current, next, field string
 		}{
-			{"wrong-password", "new-password-456", "currentPassword"},
-			{"open-sesame-42", "short", "newPassword"},
-			{"open-sesame-42", "open-sesame-42", "newPassword"},
+			{"wrong current password", "wrong-password", "new-password-456", "currentPassword"},
+			{"new password too short", "open-sesame-42", "short", "newPassword"},
+			{"new password is the current one", "open-sesame-42", "open-sesame-42", "newPassword"},
 		}
 		for _, tc := range cases {
-			resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": tc.current, "next": tc.next})
-			expectCode(t, resp, "BAD_USER_INPUT")
-			if resp.field() != tc.field {
-				t.Fatalf("field = %q, want %q: %s", resp.field(), tc.field, resp.Body)
-			}
+			t.Run(tc.name, func(t *testing.T) {
+				resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": tc.current, "next": tc.next})
+				expectCode(t, resp, "BAD_USER_INPUT")
+				if resp.field() != tc.field {
+					t.Fatalf("field = %q, want %q: %s", resp.field(), tc.field, resp.Body)
+				}
+			})
 		}
 		// Failed attempts change nothing.
 		expectOK(t, s.me(t, second.AccessToken))
@@ -216,15 +224,18 @@ func TestAdminOperationsAreForbiddenToOthers(t *testing.T) {
 	s := startSQLite(t)
 	user := s.register(t, "grace", "open-sesame-42")
 	for _, op := range []struct {
+		name  string
 		query string
 		vars  map[string]any
 	}{
-		{authEventsQuery, nil},
-		{revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
+		{"authEvents", authEventsQuery, nil},
+		{"revokeUserSessions", revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
 	} {
-		expectCode(t, s.gql(t, user.AccessToken, op.query, op.vars), "FORBIDDEN")
-		expectCode(t, s.gql(t, "", op.query, op.vars), "UNAUTHENTICATED")
-		expectCode(t, s.gql(t, "forged.token.here", op.query, op.vars), "UNAUTHENTICATED")
+		t.Run(op.name, func(t *testing.T) {
+			expectCode(t, s.gql(t, user.AccessToken, op.query, op.vars), "FORBIDDEN")
+			expectCode(t, s.gql(t, "", op.query, op.vars), "UNAUTHENTICATED")
+			expectCode(t, s.gql(t, "forged.token.here", op.query, op.vars), "UNAUTHENTICATED")
+		})
 	}
 	expectOK(t, s.me(t, user.AccessToken))
 }
@@ -398,18 +409,21 @@ func TestAuthEventsPagination(t *testing.T) {
 		}
 
 		for _, bad := range []struct {
+			name  string
 			vars  map[string]any
 			field string
 		}{
-			{map[string]any{"first": -1}, "first"},
-			{map[string]any{"first": 101}, "first"},
-			{map[string]any{"after": "not-a-cursor"}, "after"},
+			{"negative first", map[string]any{"first": -1}, "first"},
+			{"first over 100", map[string]any{"first": 101}, "first"},
+			{"after not a cursor", map[string]any{"after": "not-a-cursor"}, "after"},
 		} {
-			resp := s.gql(t, admin.AccessToken, authEventsQuery, bad.vars)
-			expectCode(t, resp, "BAD_USER_INPUT")
-			if resp.field() != bad.field {
-				t.Fatalf("%v: field %q: %s", bad.vars, resp.field(), resp.Body)
-			}
+			t.Run(bad.name, func(t *testing.T) {
+				resp := s.gql(t, admin.AccessToken, authEventsQuery, bad.vars)
+				expectCode(t, resp, "BAD_USER_INPUT")
+				if resp.field() != bad.field {
+					t.Fatalf("%v: field %q: %s", bad.vars, resp.field(), resp.Body)
+				}
+			})
 		}
 	})
 }
