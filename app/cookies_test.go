@@ -82,6 +82,7 @@ func setCookieHeader(t testing.TB, resp *response) *http.Cookie {
 const appOrigin = "https://app.example.com"
 
 func TestCookieModeKeepsRefreshTokenOutOfReach(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		tab := s.browser(t, appOrigin)
 		resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "cookie_user", "password": "open-sesame-42"}}, "", true)
@@ -121,84 +122,84 @@ func TestCookieModeKeepsRefreshTokenOutOfReach(t *testing.T) {
 }
 
 func TestCookieModeRefusesCrossSiteMutations(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		tab := s.browser(t, appOrigin)
-		resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "csrf_user", "password": "open-sesame-42"}}, "", true)
-		expectOK(t, resp)
-		hashes := s.app.Service().Stats().PasswordHashes
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_CORS_ORIGINS", appOrigin))
+	tab := s.browser(t, appOrigin)
+	resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "csrf_user", "password": "open-sesame-42"}}, "", true)
+	expectOK(t, resp)
+	hashes := s.app.Service().Stats().PasswordHashes
 
-		// A cross-site page makes the browser send the cookie with a simple
-		// request: no custom header. Refused before any resolver runs.
-		resp = tab.post(`mutation { refresh { accessToken } }`, nil, "", false)
-		expectCode(t, resp, "FORBIDDEN")
-		if resp.Status != http.StatusForbidden {
-			t.Fatalf("status %d", resp.Status)
-		}
-		// A page from an origin that is not allowed, even with the header.
-		evil := s.browser(t, "https://evil.example.net")
-		evil.client.Jar = tab.client.Jar
-		expectCode(t, evil.post(`mutation { refresh { accessToken } }`, nil, "", true), "FORBIDDEN")
-		expectCode(t, evil.post(loginMutation, map[string]any{"input": map[string]any{"username": "csrf_user", "password": "open-sesame-42"}}, "", true), "FORBIDDEN")
-		if s.app.Service().Stats().PasswordHashes != hashes {
-			t.Fatal("a refused mutation still ran its resolver")
-		}
-		// The session survived the attempts: the real page refreshes fine.
-		expectOK(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true))
-		// Apollo's header works as well as keycard's own.
-		body := `{"query":"mutation { refresh { accessToken } }"}`
-		req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/graphql", strings.NewReader(body))
-		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Origin", appOrigin)
-		req.Header.Set("Apollo-Require-Preflight", "true")
-		httpResp, err := tab.client.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		httpResp.Body.Close()
-		if httpResp.StatusCode != http.StatusOK {
-			t.Fatalf("with apollo-require-preflight: %d", httpResp.StatusCode)
-		}
-	}, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_CORS_ORIGINS", appOrigin))
+	// A cross-site page makes the browser send the cookie with a simple
+	// request: no custom header. Refused before any resolver runs.
+	resp = tab.post(`mutation { refresh { accessToken } }`, nil, "", false)
+	expectCode(t, resp, "FORBIDDEN")
+	if resp.Status != http.StatusForbidden {
+		t.Fatalf("status %d", resp.Status)
+	}
+	// A page from an origin that is not allowed, even with the header.
+	evil := s.browser(t, "https://evil.example.net")
+	evil.client.Jar = tab.client.Jar
+	expectCode(t, evil.post(`mutation { refresh { accessToken } }`, nil, "", true), "FORBIDDEN")
+	expectCode(t, evil.post(loginMutation, map[string]any{"input": map[string]any{"username": "csrf_user", "password": "open-sesame-42"}}, "", true), "FORBIDDEN")
+	if s.app.Service().Stats().PasswordHashes != hashes {
+		t.Fatal("a refused mutation still ran its resolver")
+	}
+	// The session survived the attempts: the real page refreshes fine.
+	expectOK(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true))
+	// Apollo's header works as well as keycard's own.
+	body := `{"query":"mutation { refresh { accessToken } }"}`
+	req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/graphql", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Origin", appOrigin)
+	req.Header.Set("Apollo-Require-Preflight", "true")
+	httpResp, err := tab.client.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	httpResp.Body.Close()
+	if httpResp.StatusCode != http.StatusOK {
+		t.Fatalf("with apollo-require-preflight: %d", httpResp.StatusCode)
+	}
 }
 
 func TestCookieModeLogoutClearsTheCookie(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		tab := s.browser(t, appOrigin)
-		resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "leaver", "password": "open-sesame-42"}}, "", true)
-		var reg authPayload
-		resp.into(t, "register", &reg)
-		if tab.cookie() == nil {
-			t.Fatal("no cookie after register")
-		}
-		resp = tab.post(logoutMutation, nil, reg.AccessToken, true)
-		expectOK(t, resp)
-		if c := setCookieHeader(t, resp); c == nil || c.MaxAge >= 0 {
-			t.Fatalf("logout did not clear the cookie: %v", resp.Header.Values("Set-Cookie"))
-		}
-		if tab.cookie() != nil {
-			t.Fatal("cookie still in the jar after logout")
-		}
-		expectCode(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true), "UNAUTHENTICATED")
-	}, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_CORS_ORIGINS", appOrigin))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_CORS_ORIGINS", appOrigin))
+	tab := s.browser(t, appOrigin)
+	resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "leaver", "password": "open-sesame-42"}}, "", true)
+	var reg authPayload
+	resp.into(t, "register", &reg)
+	if tab.cookie() == nil {
+		t.Fatal("no cookie after register")
+	}
+	resp = tab.post(logoutMutation, nil, reg.AccessToken, true)
+	expectOK(t, resp)
+	if c := setCookieHeader(t, resp); c == nil || c.MaxAge >= 0 {
+		t.Fatalf("logout did not clear the cookie: %v", resp.Header.Values("Set-Cookie"))
+	}
+	if tab.cookie() != nil {
+		t.Fatal("cookie still in the jar after logout")
+	}
+	expectCode(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true), "UNAUTHENTICATED")
 }
 
 func TestCookieIsSecureInProduction(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		tab := s.browser(t, "")
-		resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "prod_user", "password": "open-sesame-42"}}, "", true)
-		expectOK(t, resp)
-		if c := setCookieHeader(t, resp); c == nil || !c.Secure {
-			t.Fatalf("production cookie not Secure: %v", resp.Header.Values("Set-Cookie"))
-		}
-	}, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_ENV", "production"))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_ENV", "production"))
+	tab := s.browser(t, "")
+	resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "prod_user", "password": "open-sesame-42"}}, "", true)
+	expectOK(t, resp)
+	if c := setCookieHeader(t, resp); c == nil || !c.Secure {
+		t.Fatalf("production cookie not Secure: %v", resp.Header.Values("Set-Cookie"))
+	}
 }
 
 func TestBodyModeIsTheDefault(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": "body_user", "password": "open-sesame-42"}})
-		expectOK(t, resp)
-		if len(resp.Header.Values("Set-Cookie")) != 0 {
-			t.Fatalf("cookie set outside cookie mode: %v", resp.Header.Values("Set-Cookie"))
-		}
-	})
+	t.Parallel()
+	s := startSQLite(t)
+	resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": "body_user", "password": "open-sesame-42"}})
+	expectOK(t, resp)
+	if len(resp.Header.Values("Set-Cookie")) != 0 {
+		t.Fatalf("cookie set outside cookie mode: %v", resp.Header.Values("Set-Cookie"))
+	}
 }

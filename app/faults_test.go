@@ -33,6 +33,18 @@ import (
 // once it is back, keycard recovers without a restart and no register it
 // acknowledged is lost.
 
+// eachDBInTurn runs a fault test once per database, one database after the
+// other and never in parallel with another test: the tests count the
+// process's goroutines, hold answers to wall-clock bounds, and re-listen on
+// a port they just closed. They take seconds each, so -short leaves them out.
+func eachDBInTurn(t *testing.T, fn func(t *testing.T, dbURL string)) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("fault injection does not run under -short")
+	}
+	storetest.EachInTurn(t, func(t *testing.T, db storetest.Database) { fn(t, db.URL(t)) })
+}
+
 // faultEnv keeps the test about the outage: revocation state syncs often
 // (the injected clock never makes it stale by itself), rate limits, which
 // random logins of earlier users could trip, are off, and a database call
@@ -535,7 +547,7 @@ func goroutineDump(t *testing.T) {
 }
 
 func TestDatabaseOutageAnswersUnavailableAndRecovers(t *testing.T) {
-	storetestEach(t, func(t *testing.T, dbURL string) {
+	eachDBInTurn(t, func(t *testing.T, dbURL string) {
 		s, out := startServerWithOutage(t, dbURL)
 		tr := newFaultTraffic(t, s)
 		clients := []*http.Client{tr.client, s.http.Client()}
@@ -583,7 +595,7 @@ func TestDatabaseOutageAnswersUnavailableAndRecovers(t *testing.T) {
 var internalsOfAnOutage = regexp.MustCompile(`(?i)dial tcp|connection refused|connection reset|broken pipe|invalid connection|bad connection|database is locked|busy|i/o timeout|EOF|127\.0\.0\.1|context deadline`)
 
 func TestNoResponseLeaksInternalsDuringOutage(t *testing.T) {
-	storetestEach(t, func(t *testing.T, dbURL string) {
+	eachDBInTurn(t, func(t *testing.T, dbURL string) {
 		s, out := startServerWithOutage(t, dbURL)
 		alice := s.register(t, "alice", faultPassword)
 		client := faultClient(t)
@@ -662,7 +674,7 @@ func TestNoResponseLeaksInternalsDuringOutage(t *testing.T) {
 // not hold requests much longer than keycard's own waits for it, however
 // many arrive at once.
 func TestStalledDatabaseAnswersUnavailableInBoundedTime(t *testing.T) {
-	storetestEach(t, func(t *testing.T, dbURL string) {
+	eachDBInTurn(t, func(t *testing.T, dbURL string) {
 		s, out := startServerWithOutage(t, dbURL)
 		s.register(t, "alice", faultPassword)
 		client := faultClient(t)

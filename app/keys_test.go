@@ -198,45 +198,46 @@ func verifyWithJWKS(set jwkSet, raw string) (jwt.MapClaims, error) {
 }
 
 func TestAsymmetricKeySignsTokensVerifiableWithTheJWKS(t *testing.T) {
+	t.Parallel()
 	for _, alg := range asymmetricAlgs {
 		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
 			key := signingKey(t, alg, 0)
 			file := writeKeyFile(t, "signing.pem", keyPEM(t, alg, 0))
-			eachDB(t, func(t *testing.T, s *server) {
-				reg := s.register(t, "yara", "open-sesame-42")
-				resp := s.me(t, reg.AccessToken)
-				expectOK(t, resp)
-				var me user
-				resp.into(t, "me", &me)
-				if me.ID != reg.User.ID {
-					t.Errorf("me = %s, want %s", me.ID, reg.User.ID)
-				}
+			s := startSQLite(t, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", file))
+			reg := s.register(t, "yara", "open-sesame-42")
+			resp := s.me(t, reg.AccessToken)
+			expectOK(t, resp)
+			var me user
+			resp.into(t, "me", &me)
+			if me.ID != reg.User.ID {
+				t.Errorf("me = %s, want %s", me.ID, reg.User.ID)
+			}
 
-				header := tokenHeader(t, reg.AccessToken)
-				if header["alg"] != alg || header["typ"] != "at+jwt" || header["kid"] != key.ID {
-					t.Errorf("token header %v, want alg %s typ at+jwt kid %s", header, alg, key.ID)
-				}
+			header := tokenHeader(t, reg.AccessToken)
+			if header["alg"] != alg || header["typ"] != "at+jwt" || header["kid"] != key.ID {
+				t.Errorf("token header %v, want alg %s typ at+jwt kid %s", header, alg, key.ID)
+			}
 
-				set, body := s.jwks(t)
-				if !slices.Equal(set.kids(), []string{key.ID}) {
-					t.Fatalf("JWKS kids %v, want [%s]: %s", set.kids(), key.ID, body)
-				}
-				claims, err := verifyWithJWKS(set, reg.AccessToken)
-				if err != nil {
-					t.Fatalf("a resource server with only the JWKS rejects the token: %v", err)
-				}
-				if claims["sub"] != reg.User.ID {
-					t.Errorf("sub = %v, want %s", claims["sub"], reg.User.ID)
-				}
+			set, body := s.jwks(t)
+			if !slices.Equal(set.kids(), []string{key.ID}) {
+				t.Fatalf("JWKS kids %v, want [%s]: %s", set.kids(), key.ID, body)
+			}
+			claims, err := verifyWithJWKS(set, reg.AccessToken)
+			if err != nil {
+				t.Fatalf("a resource server with only the JWKS rejects the token: %v", err)
+			}
+			if claims["sub"] != reg.User.ID {
+				t.Errorf("sub = %v, want %s", claims["sub"], reg.User.ID)
+			}
 
-				refreshed := s.refresh(t, reg.refresh())
-				expectOK(t, refreshed)
-				var p authPayload
-				refreshed.into(t, "refresh", &p)
-				if _, err := verifyWithJWKS(set, p.AccessToken); err != nil {
-					t.Errorf("refreshed token does not verify with the JWKS: %v", err)
-				}
-			}, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", file))
+			refreshed := s.refresh(t, reg.refresh())
+			expectOK(t, refreshed)
+			var p authPayload
+			refreshed.into(t, "refresh", &p)
+			if _, err := verifyWithJWKS(set, p.AccessToken); err != nil {
+				t.Errorf("refreshed token does not verify with the JWKS: %v", err)
+			}
 		})
 	}
 }
@@ -251,53 +252,54 @@ func otherAsymmetricAlg(alg string) string {
 }
 
 func TestForgedAsymmetricTokensAreUnauthenticated(t *testing.T) {
+	t.Parallel()
 	for _, alg := range asymmetricAlgs {
 		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
 			key, other := signingKey(t, alg, 0), signingKey(t, alg, 1)
 			wrongKind := signingKey(t, otherAsymmetricAlg(alg), 0)
 			file := writeKeyFile(t, "signing.pem", keyPEM(t, alg, 0))
-			eachDB(t, func(t *testing.T, s *server) {
-				reg := s.register(t, "zora", "open-sesame-42")
-				parsed, _, err := jwt.NewParser().ParseUnverified(reg.AccessToken, jwt.MapClaims{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				real := parsed.Claims.(jwt.MapClaims)
-				f := forge{sub: real["sub"].(string), sid: real["sid"].(string), now: s.clock.Now()}
-				ours := map[string]any{"kid": key.ID}
+			s := startSQLite(t, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", file))
+			reg := s.register(t, "zora", "open-sesame-42")
+			parsed, _, err := jwt.NewParser().ParseUnverified(reg.AccessToken, jwt.MapClaims{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			real := parsed.Claims.(jwt.MapClaims)
+			f := forge{sub: real["sub"].(string), sid: real["sid"].(string), now: s.clock.Now()}
+			ours := map[string]any{"kid": key.ID}
 
-				// Control: forged with our private key and nothing wrong,
-				// the token is accepted, so each case fails for its defect.
-				expectOK(t, s.me(t, f.sign(t, key.Method, key.Private, ours, nil)))
+			// Control: forged with our private key and nothing wrong,
+			// the token is accepted, so each case fails for its defect.
+			expectOK(t, s.me(t, f.sign(t, key.Method, key.Private, ours, nil)))
 
-				cases := map[string]string{
-					"alg none": b64(map[string]any{"alg": "none", "typ": "at+jwt", "kid": key.ID}) + "." + b64(f.claims()) + ".",
-					// Algorithm confusion (RFC 8725 §2.1): our public key,
-					// which anyone can fetch, as an HMAC secret.
-					"HS256 keyed with the public key PEM": f.sign(t, jwt.SigningMethodHS256, publicKeyPEM(t, key), ours, nil),
-					"HS256 keyed with the public key DER": f.sign(t, jwt.SigningMethodHS256, publicKeyDER(t, key), ours, nil),
-					// KEYCARD_JWT_SECRET is set (startServer sets it) but
-					// unused: tokens keyed with it must not pass either.
-					"HS256 keyed with KEYCARD_JWT_SECRET":            f.sign(t, jwt.SigningMethodHS256, []byte(testSecret), nil, nil),
-					"HS256 keyed with KEYCARD_JWT_SECRET, our kid":   f.sign(t, jwt.SigningMethodHS256, []byte(testSecret), ours, nil),
-					"another " + alg + " key under our kid":          f.sign(t, other.Method, other.Private, ours, nil),
-					"another " + alg + " key under its own kid":      f.sign(t, other.Method, other.Private, map[string]any{"kid": other.ID}, nil),
-					wrongKind.Method.Alg() + " key under our kid":    f.sign(t, wrongKind.Method, wrongKind.Private, ours, nil),
-					wrongKind.Method.Alg() + " key under its kid":    f.sign(t, wrongKind.Method, wrongKind.Private, map[string]any{"kid": wrongKind.ID}, nil),
-					"our key, typ JWT":                               f.sign(t, key.Method, key.Private, map[string]any{"kid": key.ID, "typ": "JWT"}, nil),
-					"our key, no kid":                                f.sign(t, key.Method, key.Private, map[string]any{"kid": nil}, nil),
-					"our key, wrong iss":                             f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { c["iss"] = "evil" }),
-					"our key, missing exp":                           f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { delete(c, "exp") }),
-					"our key, nbf in the future":                     f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { c["nbf"] = f.now.Add(time.Hour).Unix() }),
-					"another key carried in the jwk header, our kid": f.sign(t, other.Method, other.Private, map[string]any{"kid": key.ID, "jwk": jwkOf(t, other)}, nil),
-				}
-				for name, token := range cases {
-					t.Run(name, func(t *testing.T) {
-						expectCode(t, s.me(t, token), "UNAUTHENTICATED")
-					})
-				}
-				expectOK(t, s.me(t, reg.AccessToken))
-			}, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", file))
+			cases := map[string]string{
+				"alg none": b64(map[string]any{"alg": "none", "typ": "at+jwt", "kid": key.ID}) + "." + b64(f.claims()) + ".",
+				// Algorithm confusion (RFC 8725 §2.1): our public key,
+				// which anyone can fetch, as an HMAC secret.
+				"HS256 keyed with the public key PEM": f.sign(t, jwt.SigningMethodHS256, publicKeyPEM(t, key), ours, nil),
+				"HS256 keyed with the public key DER": f.sign(t, jwt.SigningMethodHS256, publicKeyDER(t, key), ours, nil),
+				// KEYCARD_JWT_SECRET is set (startServer sets it) but
+				// unused: tokens keyed with it must not pass either.
+				"HS256 keyed with KEYCARD_JWT_SECRET":            f.sign(t, jwt.SigningMethodHS256, []byte(testSecret), nil, nil),
+				"HS256 keyed with KEYCARD_JWT_SECRET, our kid":   f.sign(t, jwt.SigningMethodHS256, []byte(testSecret), ours, nil),
+				"another " + alg + " key under our kid":          f.sign(t, other.Method, other.Private, ours, nil),
+				"another " + alg + " key under its own kid":      f.sign(t, other.Method, other.Private, map[string]any{"kid": other.ID}, nil),
+				wrongKind.Method.Alg() + " key under our kid":    f.sign(t, wrongKind.Method, wrongKind.Private, ours, nil),
+				wrongKind.Method.Alg() + " key under its kid":    f.sign(t, wrongKind.Method, wrongKind.Private, map[string]any{"kid": wrongKind.ID}, nil),
+				"our key, typ JWT":                               f.sign(t, key.Method, key.Private, map[string]any{"kid": key.ID, "typ": "JWT"}, nil),
+				"our key, no kid":                                f.sign(t, key.Method, key.Private, map[string]any{"kid": nil}, nil),
+				"our key, wrong iss":                             f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { c["iss"] = "evil" }),
+				"our key, missing exp":                           f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { delete(c, "exp") }),
+				"our key, nbf in the future":                     f.sign(t, key.Method, key.Private, ours, func(c jwt.MapClaims) { c["nbf"] = f.now.Add(time.Hour).Unix() }),
+				"another key carried in the jwk header, our kid": f.sign(t, other.Method, other.Private, map[string]any{"kid": key.ID, "jwk": jwkOf(t, other)}, nil),
+			}
+			for name, token := range cases {
+				t.Run(name, func(t *testing.T) {
+					expectCode(t, s.me(t, token), "UNAUTHENTICATED")
+				})
+			}
+			expectOK(t, s.me(t, reg.AccessToken))
 		})
 	}
 }
@@ -324,102 +326,103 @@ func jwkOf(t testing.TB, key auth.SigningKey) map[string]any {
 // Rotation: a new key signs while the old one, listed in
 // KEYCARD_JWT_VERIFY_KEY_FILES, verifies until it is dropped.
 func TestSigningKeyRotationAcrossRestarts(t *testing.T) {
+	t.Parallel()
 	for _, alg := range asymmetricAlgs {
 		t.Run(alg, func(t *testing.T) {
+			t.Parallel()
 			keyA, keyB := signingKey(t, alg, 0), signingKey(t, alg, 1)
 			fileA := writeKeyFile(t, "a.pem", keyPEM(t, alg, 0))
 			publicFileA := writeKeyFile(t, "a.pub.pem", publicKeyPEM(t, keyA))
 			fileB := writeKeyFile(t, "b.pem", keyPEM(t, alg, 1))
-			storetestEach(t, func(t *testing.T, dbURL string) {
-				s := startServer(t, dbURL, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", fileA))
-				regA := s.register(t, "ada", "open-sesame-42")
-				tokenA := regA.AccessToken
-				if kid := tokenHeader(t, tokenA)["kid"]; kid != keyA.ID {
-					t.Fatalf("kid %v, want A's %s", kid, keyA.ID)
-				}
+			s := startSQLite(t, withEnv("KEYCARD_JWT_ALG", alg), withEnv("KEYCARD_JWT_KEY_FILE", fileA))
+			regA := s.register(t, "ada", "open-sesame-42")
+			tokenA := regA.AccessToken
+			if kid := tokenHeader(t, tokenA)["kid"]; kid != keyA.ID {
+				t.Fatalf("kid %v, want A's %s", kid, keyA.ID)
+			}
 
-				// Step 0: B is published before it signs, so that resource
-				// servers caching the JWKS know it by the time it does.
-				s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = writeKeyFile(t, "b.pub.pem", publicKeyPEM(t, keyB))
-				s.restart()
-				expectOK(t, s.me(t, tokenA))
-				if kid := tokenHeader(t, s.login(t, "ada", "open-sesame-42").AccessToken)["kid"]; kid != keyA.ID {
-					t.Errorf("login kid %v while B is only published, want A's %s", kid, keyA.ID)
-				}
-				if set, body := s.jwks(t); !slices.Equal(set.kids(), []string{keyA.ID, keyB.ID}) {
-					t.Errorf("JWKS kids %v, want [A B] = [%s %s]: %s", set.kids(), keyA.ID, keyB.ID, body)
-				}
+			// Step 0: B is published before it signs, so that resource
+			// servers caching the JWKS know it by the time it does.
+			s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = writeKeyFile(t, "b.pub.pem", publicKeyPEM(t, keyB))
+			s.restart()
+			expectOK(t, s.me(t, tokenA))
+			if kid := tokenHeader(t, s.login(t, "ada", "open-sesame-42").AccessToken)["kid"]; kid != keyA.ID {
+				t.Errorf("login kid %v while B is only published, want A's %s", kid, keyA.ID)
+			}
+			if set, body := s.jwks(t); !slices.Equal(set.kids(), []string{keyA.ID, keyB.ID}) {
+				t.Errorf("JWKS kids %v, want [A B] = [%s %s]: %s", set.kids(), keyA.ID, keyB.ID, body)
+			}
 
-				// Step 1: B signs, A still verifies.
-				s.env["KEYCARD_JWT_KEY_FILE"] = fileB
-				s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = publicFileA
-				s.restart()
-				expectOK(t, s.me(t, tokenA))
-				tokenB := s.login(t, "ada", "open-sesame-42").AccessToken
-				if kid := tokenHeader(t, tokenB)["kid"]; kid != keyB.ID {
-					t.Errorf("new login kid %v, want B's %s", kid, keyB.ID)
+			// Step 1: B signs, A still verifies.
+			s.env["KEYCARD_JWT_KEY_FILE"] = fileB
+			s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = publicFileA
+			s.restart()
+			expectOK(t, s.me(t, tokenA))
+			tokenB := s.login(t, "ada", "open-sesame-42").AccessToken
+			if kid := tokenHeader(t, tokenB)["kid"]; kid != keyB.ID {
+				t.Errorf("new login kid %v, want B's %s", kid, keyB.ID)
+			}
+			expectOK(t, s.me(t, tokenB))
+			refreshed := s.refresh(t, regA.refresh())
+			expectOK(t, refreshed)
+			var p authPayload
+			refreshed.into(t, "refresh", &p)
+			if kid := tokenHeader(t, p.AccessToken)["kid"]; kid != keyB.ID {
+				t.Errorf("refreshed token kid %v, want B's %s", kid, keyB.ID)
+			}
+			set, body := s.jwks(t)
+			if !slices.Equal(set.kids(), []string{keyB.ID, keyA.ID}) {
+				t.Errorf("JWKS kids %v, want [B A] = [%s %s]: %s", set.kids(), keyB.ID, keyA.ID, body)
+			}
+			for name, token := range map[string]string{"A": tokenA, "B": tokenB} {
+				if _, err := verifyWithJWKS(set, token); err != nil {
+					t.Errorf("token of %s does not verify with the JWKS: %v", name, err)
 				}
-				expectOK(t, s.me(t, tokenB))
-				refreshed := s.refresh(t, regA.refresh())
-				expectOK(t, refreshed)
-				var p authPayload
-				refreshed.into(t, "refresh", &p)
-				if kid := tokenHeader(t, p.AccessToken)["kid"]; kid != keyB.ID {
-					t.Errorf("refreshed token kid %v, want B's %s", kid, keyB.ID)
-				}
-				set, body := s.jwks(t)
-				if !slices.Equal(set.kids(), []string{keyB.ID, keyA.ID}) {
-					t.Errorf("JWKS kids %v, want [B A] = [%s %s]: %s", set.kids(), keyB.ID, keyA.ID, body)
-				}
-				for name, token := range map[string]string{"A": tokenA, "B": tokenB} {
-					if _, err := verifyWithJWKS(set, token); err != nil {
-						t.Errorf("token of %s does not verify with the JWKS: %v", name, err)
-					}
-				}
+			}
 
-				// Listing the signing key among the verification keys too,
-				// as an operator midway through a rotation may, publishes
-				// it once.
-				s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = publicFileA + "," + fileB
-				s.restart()
-				expectOK(t, s.me(t, tokenA))
-				if set, body := s.jwks(t); !slices.Equal(set.kids(), []string{keyB.ID, keyA.ID}) {
-					t.Errorf("JWKS kids %v, want [B A] = [%s %s]: %s", set.kids(), keyB.ID, keyA.ID, body)
-				}
+			// Listing the signing key among the verification keys too,
+			// as an operator midway through a rotation may, publishes
+			// it once.
+			s.env["KEYCARD_JWT_VERIFY_KEY_FILES"] = publicFileA + "," + fileB
+			s.restart()
+			expectOK(t, s.me(t, tokenA))
+			if set, body := s.jwks(t); !slices.Equal(set.kids(), []string{keyB.ID, keyA.ID}) {
+				t.Errorf("JWKS kids %v, want [B A] = [%s %s]: %s", set.kids(), keyB.ID, keyA.ID, body)
+			}
 
-				// Step 2: A is dropped; its tokens stop working.
-				delete(s.env, "KEYCARD_JWT_VERIFY_KEY_FILES")
-				s.restart()
-				expectCode(t, s.me(t, tokenA), "UNAUTHENTICATED")
-				expectOK(t, s.me(t, tokenB))
-				set, body = s.jwks(t)
-				if !slices.Equal(set.kids(), []string{keyB.ID}) {
-					t.Errorf("JWKS kids %v, want only B's %s: %s", set.kids(), keyB.ID, body)
-				}
-				if _, err := verifyWithJWKS(set, tokenA); err == nil {
-					t.Error("token of A verifies with the JWKS after A was dropped")
-				}
-			})
+			// Step 2: A is dropped; its tokens stop working.
+			delete(s.env, "KEYCARD_JWT_VERIFY_KEY_FILES")
+			s.restart()
+			expectCode(t, s.me(t, tokenA), "UNAUTHENTICATED")
+			expectOK(t, s.me(t, tokenB))
+			set, body = s.jwks(t)
+			if !slices.Equal(set.kids(), []string{keyB.ID}) {
+				t.Errorf("JWKS kids %v, want only B's %s: %s", set.kids(), keyB.ID, body)
+			}
+			if _, err := verifyWithJWKS(set, tokenA); err == nil {
+				t.Error("token of A verifies with the JWKS after A was dropped")
+			}
 		})
 	}
 }
 
 func TestHS256PublishesAnEmptyJWKS(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		_, body := s.jwks(t)
-		if body != `{"keys":[]}` {
-			t.Errorf(`JWKS = %s, want {"keys":[]}: the HMAC secret must never be published`, body)
-		}
-		if strings.Contains(body, base64.RawURLEncoding.EncodeToString([]byte(testSecret))) {
-			t.Error("JWKS contains the HMAC secret")
-		}
-	})
+	t.Parallel()
+	s := startSQLite(t)
+	_, body := s.jwks(t)
+	if body != `{"keys":[]}` {
+		t.Errorf(`JWKS = %s, want {"keys":[]}: the HMAC secret must never be published`, body)
+	}
+	if strings.Contains(body, base64.RawURLEncoding.EncodeToString([]byte(testSecret))) {
+		t.Error("JWKS contains the HMAC secret")
+	}
 }
 
 // Without a key file, development generates a key once and keeps it in the
 // database: tokens survive restarts, and every instance on the database
 // signs with it.
 func TestDevelopmentKeyIsGeneratedAndKeptInTheDatabase(t *testing.T) {
+	t.Parallel()
 	for _, alg := range []string{auth.AlgEdDSA, auth.AlgES256} {
 		t.Run(alg, func(t *testing.T) {
 			storetestEach(t, func(t *testing.T, dbURL string) {

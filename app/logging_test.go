@@ -28,6 +28,7 @@ func (b *logBuffer) String() string {
 }
 
 func TestLogsNeverContainSecrets(t *testing.T) {
+	t.Parallel()
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		logs := &logBuffer{}
 		logger := slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

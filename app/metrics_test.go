@@ -19,63 +19,62 @@ func (s *server) scrape(t testing.TB) string {
 }
 
 func TestMetricsCountWhatHappens(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		reg := s.register(t, "metered", "open-sesame-42")
-		login := s.login(t, "metered", "open-sesame-42")
-		for range 3 {
-			expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "metered", "password": "wrong-guess-1"}}), "UNAUTHENTICATED")
-		}
-		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "metered", "password": "wrong-guess-1"}}), "RATE_LIMITED")
-		expectOK(t, s.refresh(t, login.refresh()))
-		expectCode(t, s.refresh(t, login.refresh()), "UNAUTHENTICATED") // reuse
-		expectOK(t, s.me(t, reg.AccessToken))
-		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	reg := s.register(t, "metered", "open-sesame-42")
+	login := s.login(t, "metered", "open-sesame-42")
+	for range 3 {
+		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "metered", "password": "wrong-guess-1"}}), "UNAUTHENTICATED")
+	}
+	expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "metered", "password": "wrong-guess-1"}}), "RATE_LIMITED")
+	expectOK(t, s.refresh(t, login.refresh()))
+	expectCode(t, s.refresh(t, login.refresh()), "UNAUTHENTICATED") // reuse
+	expectOK(t, s.me(t, reg.AccessToken))
+	expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
 
-		out := s.scrape(t)
-		for _, want := range []string{
-			`keycard_requests_total{code="OK",operation="register"} 1`,
-			`keycard_requests_total{code="UNAUTHENTICATED",operation="login"} 3`,
-			`keycard_requests_total{code="RATE_LIMITED",operation="login"} 1`,
-			`keycard_requests_total{code="OK",operation="me"} 1`,
-			`keycard_request_duration_seconds_bucket{operation="me",le="+Inf"} 1`,
-			`keycard_logins_total{result="success"} 1`,
-			`keycard_logins_total{result="failure"} 3`,
-			`keycard_logins_total{result="rate_limited"} 1`,
-			`keycard_refresh_token_reuse_total 1`,
-			`keycard_revocations_total{kind="session"} 2`,
-			`keycard_rate_limited_total{operation="login"} 1`,
-			`keycard_password_hash_queue 0`,
-			`keycard_password_hashes_total`,
-			`keycard_revocation_list_entries 2`,
-			`go_sql_max_open_connections{db_name="keycard"}`,
-			`go_goroutines`,
-		} {
-			if !strings.Contains(out, want) {
-				t.Errorf("metrics lack %s", want)
-			}
+	out := s.scrape(t)
+	for _, want := range []string{
+		`keycard_requests_total{code="OK",operation="register"} 1`,
+		`keycard_requests_total{code="UNAUTHENTICATED",operation="login"} 3`,
+		`keycard_requests_total{code="RATE_LIMITED",operation="login"} 1`,
+		`keycard_requests_total{code="OK",operation="me"} 1`,
+		`keycard_request_duration_seconds_bucket{operation="me",le="+Inf"} 1`,
+		`keycard_logins_total{result="success"} 1`,
+		`keycard_logins_total{result="failure"} 3`,
+		`keycard_logins_total{result="rate_limited"} 1`,
+		`keycard_refresh_token_reuse_total 1`,
+		`keycard_revocations_total{kind="session"} 2`,
+		`keycard_rate_limited_total{operation="login"} 1`,
+		`keycard_password_hash_queue 0`,
+		`keycard_password_hashes_total`,
+		`keycard_revocation_list_entries 2`,
+		`go_sql_max_open_connections{db_name="keycard"}`,
+		`go_goroutines`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %s", want)
 		}
-	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	}
 }
 
 func TestOneLogLinePerRequest(t *testing.T) {
-	storetestEach(t, func(t *testing.T, dbURL string) {
-		logs := &logBuffer{}
-		s := startServer(t, dbURL, withLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
-		resp := s.do(t, request{Query: meQuery, header: http.Header{"X-Request-Id": {"log-line-1"}}})
-		expectCode(t, resp, "UNAUTHENTICATED")
-		var line map[string]any
-		for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
-			var entry map[string]any
-			if json.Unmarshal([]byte(l), &entry) == nil && entry["msg"] == "request" && entry["request_id"] == "log-line-1" {
-				if line != nil {
-					t.Fatalf("two lines for one request:\n%s", logs.String())
-				}
-				line = entry
+	t.Parallel()
+	logs := &logBuffer{}
+	s := startSQLite(t, withLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	resp := s.do(t, request{Query: meQuery, header: http.Header{"X-Request-Id": {"log-line-1"}}})
+	expectCode(t, resp, "UNAUTHENTICATED")
+	var line map[string]any
+	for _, l := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		var entry map[string]any
+		if json.Unmarshal([]byte(l), &entry) == nil && entry["msg"] == "request" && entry["request_id"] == "log-line-1" {
+			if line != nil {
+				t.Fatalf("two lines for one request:\n%s", logs.String())
 			}
+			line = entry
 		}
-		if line == nil || line["operation"] != "me" || line["code"] != "UNAUTHENTICATED" || line["level"] != "INFO" ||
-			line["method"] != "POST" || line["path"] != "/graphql" || line["duration"] == nil {
-			t.Fatalf("request log line: %v\n%s", line, logs.String())
-		}
-	})
+	}
+	if line == nil || line["operation"] != "me" || line["code"] != "UNAUTHENTICATED" || line["level"] != "INFO" ||
+		line["method"] != "POST" || line["path"] != "/graphql" || line["duration"] == nil {
+		t.Fatalf("request log line: %v\n%s", line, logs.String())
+	}
 }

@@ -63,6 +63,7 @@ func expectOAuthError(t testing.TB, r oauthReply, status int, code string) {
 }
 
 func TestOAuthTokenEndpointPasswordAndRefreshGrants(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		s.register(t, "olivia", "open-sesame-42")
 
@@ -96,61 +97,62 @@ func TestOAuthTokenEndpointPasswordAndRefreshGrants(t *testing.T) {
 }
 
 func TestOAuthTokenEndpointErrors(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		s.register(t, "oscar_o", "open-sesame-42")
-		cases := []struct {
-			name        string
-			contentType string
-			body        string
-			status      int
-			code        string
-		}{
-			{"wrong password", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o&password=nope-nope-nope", 400, "invalid_grant"},
-			{"unknown user", "application/x-www-form-urlencoded", "grant_type=password&username=nobody_x&password=nope-nope-nope", 400, "invalid_grant"},
-			{"bad refresh token", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=kcr_nope", 400, "invalid_grant"},
-			{"no grant_type", "application/x-www-form-urlencoded", "username=oscar_o&password=open-sesame-42", 400, "invalid_request"},
-			{"unknown grant_type", "application/x-www-form-urlencoded", "grant_type=client_credentials", 400, "unsupported_grant_type"},
-			{"authorization_code", "application/x-www-form-urlencoded", "grant_type=authorization_code&code=x", 400, "unsupported_grant_type"},
-			{"missing password", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o", 400, "invalid_request"},
-			{"missing refresh token", "application/x-www-form-urlencoded", "grant_type=refresh_token", 400, "invalid_request"},
-			{"repeated parameter", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o&username=other&password=x", 400, "invalid_request"},
-			{"malformed JSON", "application/json", `{"grant_type":`, 400, "invalid_request"},
-			{"non-string JSON", "application/json", `{"grant_type":"password","username":"oscar_o","password":12345678}`, 400, "invalid_request"},
-			{"other content type", "text/plain", "grant_type=password", 400, "invalid_request"},
-		}
-		for _, tc := range cases {
-			t.Run(tc.name, func(t *testing.T) {
-				expectOAuthError(t, s.oauthPost(t, "/oauth/token", tc.contentType, tc.body, nil), tc.status, tc.code)
-			})
-		}
-		resp, err := s.http.Client().Get(s.http.URL + "/oauth/token")
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusMethodNotAllowed {
-			t.Fatalf("GET /oauth/token: %d", resp.StatusCode)
-		}
-	})
+	t.Parallel()
+	s := startSQLite(t)
+	s.register(t, "oscar_o", "open-sesame-42")
+	cases := []struct {
+		name        string
+		contentType string
+		body        string
+		status      int
+		code        string
+	}{
+		{"wrong password", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o&password=nope-nope-nope", 400, "invalid_grant"},
+		{"unknown user", "application/x-www-form-urlencoded", "grant_type=password&username=nobody_x&password=nope-nope-nope", 400, "invalid_grant"},
+		{"bad refresh token", "application/x-www-form-urlencoded", "grant_type=refresh_token&refresh_token=kcr_nope", 400, "invalid_grant"},
+		{"no grant_type", "application/x-www-form-urlencoded", "username=oscar_o&password=open-sesame-42", 400, "invalid_request"},
+		{"unknown grant_type", "application/x-www-form-urlencoded", "grant_type=client_credentials", 400, "unsupported_grant_type"},
+		{"authorization_code", "application/x-www-form-urlencoded", "grant_type=authorization_code&code=x", 400, "unsupported_grant_type"},
+		{"missing password", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o", 400, "invalid_request"},
+		{"missing refresh token", "application/x-www-form-urlencoded", "grant_type=refresh_token", 400, "invalid_request"},
+		{"repeated parameter", "application/x-www-form-urlencoded", "grant_type=password&username=oscar_o&username=other&password=x", 400, "invalid_request"},
+		{"malformed JSON", "application/json", `{"grant_type":`, 400, "invalid_request"},
+		{"non-string JSON", "application/json", `{"grant_type":"password","username":"oscar_o","password":12345678}`, 400, "invalid_request"},
+		{"other content type", "text/plain", "grant_type=password", 400, "invalid_request"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			expectOAuthError(t, s.oauthPost(t, "/oauth/token", tc.contentType, tc.body, nil), tc.status, tc.code)
+		})
+	}
+	resp, err := s.http.Client().Get(s.http.URL + "/oauth/token")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusMethodNotAllowed {
+		t.Fatalf("GET /oauth/token: %d", resp.StatusCode)
+	}
 }
 
 func TestOAuthTokenEndpointIsRateLimitedLikeGraphQL(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		s.register(t, "limited_o", "open-sesame-42")
-		bad := url.Values{"grant_type": {"password"}, "username": {"limited_o"}, "password": {"nope-nope-nope"}}
-		for range 2 {
-			expectOAuthError(t, s.form(t, "/oauth/token", bad), 400, "invalid_grant")
-		}
-		// The GraphQL face shares the bucket.
-		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "limited_o", "password": "nope-nope-nope"}}), "UNAUTHENTICATED")
-		r := s.form(t, "/oauth/token", bad)
-		if r.Status != http.StatusTooManyRequests || r.str("error") != "rate_limited" || r.Header.Get("Retry-After") == "" {
-			t.Fatalf("over the limit: %d %v %s", r.Status, r.Header, r.Raw)
-		}
-	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	s.register(t, "limited_o", "open-sesame-42")
+	bad := url.Values{"grant_type": {"password"}, "username": {"limited_o"}, "password": {"nope-nope-nope"}}
+	for range 2 {
+		expectOAuthError(t, s.form(t, "/oauth/token", bad), 400, "invalid_grant")
+	}
+	// The GraphQL face shares the bucket.
+	expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "limited_o", "password": "nope-nope-nope"}}), "UNAUTHENTICATED")
+	r := s.form(t, "/oauth/token", bad)
+	if r.Status != http.StatusTooManyRequests || r.str("error") != "rate_limited" || r.Header.Get("Retry-After") == "" {
+		t.Fatalf("over the limit: %d %v %s", r.Status, r.Header, r.Raw)
+	}
 }
 
 func TestOAuthRevoke(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		s.register(t, "rhea", "open-sesame-42")
 		first := s.login(t, "rhea", "open-sesame-42")
@@ -177,39 +179,44 @@ func TestOAuthRevoke(t *testing.T) {
 		expectOK(t, s.me(t, fresh.AccessToken))
 
 		// Unknown tokens: 200 all the same (RFC 7009 §2.2).
-		for _, token := range []string{"kcr_unknown", "garbage", second.refresh()} {
-			if r := s.form(t, "/oauth/revoke", url.Values{"token": {token}}); r.Status != http.StatusOK {
-				t.Fatalf("revoke %q: %d %s", token, r.Status, r.Raw)
-			}
+		for name, token := range map[string]string{"unknown refresh token": "kcr_unknown", "garbage": "garbage", "already revoked": second.refresh()} {
+			t.Run(name, func(t *testing.T) {
+				if r := s.form(t, "/oauth/revoke", url.Values{"token": {token}}); r.Status != http.StatusOK {
+					t.Fatalf("revoke %q: %d %s", token, r.Status, r.Raw)
+				}
+			})
 		}
 		expectOAuthError(t, s.form(t, "/oauth/revoke", url.Values{}), 400, "invalid_request")
 	})
 }
 
 func TestOAuthIntrospection(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		reg := s.register(t, "ivy", "open-sesame-42")
 		auth := http.Header{"Authorization": {"Bearer " + introspectionSecret}}
-		introspect := func(token string, header http.Header) oauthReply {
+		introspect := func(t testing.TB, token string, header http.Header) oauthReply {
 			return s.oauthPost(t, "/oauth/introspect", "application/x-www-form-urlencoded", url.Values{"token": {token}}.Encode(), header)
 		}
-		r := introspect(reg.AccessToken, auth)
+		r := introspect(t, reg.AccessToken, auth)
 		claims := claimsOf(t, reg.AccessToken)
 		if r.Status != http.StatusOK || r.Body["active"] != true || r.str("sub") != reg.User.ID || r.str("username") != "ivy" ||
 			r.str("jti") != claims["jti"] || r.Body["exp"] != claims["exp"] || r.Body["iat"] != claims["iat"] || r.str("token_type") != "Bearer" {
 			t.Fatalf("active token: %d %s", r.Status, r.Raw)
 		}
 		for name, token := range map[string]string{"refresh token": reg.refresh(), "garbage": "x.y.z", "empty-ish": "kcr_"} {
-			if r := introspect(token, auth); r.Status != http.StatusOK || r.Raw != "{\"active\":false}\n" {
-				t.Fatalf("%s: %d %s", name, r.Status, r.Raw)
-			}
+			t.Run(name, func(t *testing.T) {
+				if r := introspect(t, token, auth); r.Status != http.StatusOK || r.Raw != "{\"active\":false}\n" {
+					t.Fatalf("%s: %d %s", name, r.Status, r.Raw)
+				}
+			})
 		}
 		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
-		if r := introspect(reg.AccessToken, auth); r.Body["active"] != false {
+		if r := introspect(t, reg.AccessToken, auth); r.Body["active"] != false {
 			t.Fatalf("revoked token is active: %s", r.Raw)
 		}
 		for _, header := range []http.Header{nil, {"Authorization": {"Bearer wrong"}}} {
-			if r := introspect(reg.AccessToken, header); r.Status != http.StatusUnauthorized {
+			if r := introspect(t, reg.AccessToken, header); r.Status != http.StatusUnauthorized {
 				t.Fatalf("without the introspection token: %d %s", r.Status, r.Raw)
 			}
 		}
@@ -217,33 +224,33 @@ func TestOAuthIntrospection(t *testing.T) {
 }
 
 func TestOAuthIntrospectionIsOffWithoutAToken(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		r := s.oauthPost(t, "/oauth/introspect", "application/x-www-form-urlencoded", "token=x", http.Header{"Authorization": {"Bearer anything"}})
-		if r.Status != http.StatusNotFound {
-			t.Fatalf("introspection without KEYCARD_INTROSPECTION_TOKEN: %d", r.Status)
-		}
-	})
+	t.Parallel()
+	s := startSQLite(t)
+	r := s.oauthPost(t, "/oauth/introspect", "application/x-www-form-urlencoded", "token=x", http.Header{"Authorization": {"Bearer anything"}})
+	if r.Status != http.StatusNotFound {
+		t.Fatalf("introspection without KEYCARD_INTROSPECTION_TOKEN: %d", r.Status)
+	}
 }
 
 func TestOAuthMetadata(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		resp, err := s.http.Client().Get(s.http.URL + "/.well-known/oauth-authorization-server")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var doc map[string]any
-		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-			t.Fatal(err)
-		}
-		base := s.http.URL
-		if doc["issuer"] != "keycard" || doc["token_endpoint"] != base+"/oauth/token" || doc["revocation_endpoint"] != base+"/oauth/revoke" ||
-			doc["introspection_endpoint"] != base+"/oauth/introspect" || doc["jwks_uri"] != base+"/.well-known/jwks.json" {
-			t.Fatalf("metadata: %v", doc)
-		}
-		grants, _ := doc["grant_types_supported"].([]any)
-		if !slices.Contains(grants, any("password")) || !slices.Contains(grants, any("refresh_token")) {
-			t.Fatalf("grant types: %v", grants)
-		}
-	}, withEnv("KEYCARD_INTROSPECTION_TOKEN", introspectionSecret))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_INTROSPECTION_TOKEN", introspectionSecret))
+	resp, err := s.http.Client().Get(s.http.URL + "/.well-known/oauth-authorization-server")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var doc map[string]any
+	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+		t.Fatal(err)
+	}
+	base := s.http.URL
+	if doc["issuer"] != "keycard" || doc["token_endpoint"] != base+"/oauth/token" || doc["revocation_endpoint"] != base+"/oauth/revoke" ||
+		doc["introspection_endpoint"] != base+"/oauth/introspect" || doc["jwks_uri"] != base+"/.well-known/jwks.json" {
+		t.Fatalf("metadata: %v", doc)
+	}
+	grants, _ := doc["grant_types_supported"].([]any)
+	if !slices.Contains(grants, any("password")) || !slices.Contains(grants, any("refresh_token")) {
+		t.Fatalf("grant types: %v", grants)
+	}
 }

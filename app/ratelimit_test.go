@@ -6,28 +6,31 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keycard/keycard/requestlog"
+	"github.com/keycard/keycard/store/storetest"
 )
 
-// redisEnv names the Redis database the shared rate-limit backend is tested
-// against, e.g. redis://127.0.0.1:6379/15. Tests empty it (FLUSHDB) before
-// each use, so give them a database of their own. CI sets it; with CI=true
-// a missing URL fails rather than skips.
-const redisEnv = "KEYCARD_TEST_REDIS_URL"
+// freshRedis empties the test Redis database (storetest.RedisEnv) so
+// buckets from earlier tests do not count, and returns its URL. It skips t
+// under -short or without the variable (and fails it under CI). Tests that
+// use it share that one database: they must not run in parallel.
+func freshRedis(t testing.TB) string {
+	t.Helper()
+	url := storetest.RedisURL(t)
+	flushRedis(t, url)
+	return url
+}
 
-// freshRedis empties the test Redis database so buckets from earlier tests
-// do not count.
-func freshRedis(t testing.TB, url string) {
+func flushRedis(t testing.TB, url string) {
 	t.Helper()
 	opts, err := redis.ParseURL(url)
 	if err != nil {
-		t.Fatalf("%s: %v", redisEnv, err)
+		t.Fatalf("%s: %v", storetest.RedisEnv, err)
 	}
 	client := redis.NewClient(opts)
 	defer client.Close()
@@ -36,32 +39,27 @@ func freshRedis(t testing.TB, url string) {
 	}
 }
 
-// eachLimiter runs fn once per database and rate-limit backend: in memory,
-// and Redis when redisEnv is set. opts apply to every server started.
+// envOf is the environment opts give a server.
+func envOf(opts []serverOption) map[string]string {
+	s := &server{env: map[string]string{}}
+	for _, o := range opts {
+		o(s)
+	}
+	return s.env
+}
+
+// eachLimiter runs fn once per rate-limit backend: in memory, and Redis
+// (skipped under -short). Limits are decided before storage, so one
+// database, SQLite, is enough. opts apply to every server started. Not in
+// parallel: the Redis subtests share the test Redis database.
 func eachLimiter(t *testing.T, fn func(t *testing.T, dbURL string, opts []serverOption), opts ...serverOption) {
 	t.Helper()
-	backends := []struct {
-		name string
-		opts []serverOption
-	}{{"memory", nil}}
-	if url := os.Getenv(redisEnv); url != "" {
-		backends = append(backends, struct {
-			name string
-			opts []serverOption
-		}{"redis", []serverOption{withEnv("KEYCARD_REDIS_URL", url)}})
-	} else if os.Getenv("CI") != "" {
-		t.Fatalf("%s is not set: CI must test the Redis rate-limit backend", redisEnv)
-	}
-	storetestEach(t, func(t *testing.T, dbURL string) {
-		for _, b := range backends {
-			t.Run(b.name, func(t *testing.T) {
-				if b.name == "redis" {
-					freshRedis(t, os.Getenv(redisEnv))
-				}
-				all := append(append([]serverOption{}, opts...), b.opts...)
-				fn(t, dbURL, all)
-			})
-		}
+	t.Run("memory", func(t *testing.T) {
+		fn(t, storetest.SQLiteURL(t), opts)
+	})
+	t.Run("redis", func(t *testing.T) {
+		url := freshRedis(t)
+		fn(t, storetest.SQLiteURL(t), append(append([]serverOption{}, opts...), withEnv("KEYCARD_REDIS_URL", url)))
 	})
 }
 
@@ -243,8 +241,9 @@ func TestPerIPLimitsUseForwardedForOnlyFromTrustedProxies(t *testing.T) {
 			expectOK(t, registerFrom(s, second))
 		})
 		t.Run("untrusted peer", func(t *testing.T) {
-			if url := os.Getenv(redisEnv); url != "" {
-				freshRedis(t, url)
+			// Empty buckets, as a new server's memory backend has.
+			if url := envOf(opts)["KEYCARD_REDIS_URL"]; url != "" {
+				flushRedis(t, url)
 			}
 			s := startServer(t, dbURL, append(opts, withEnv("KEYCARD_RATE_LIMIT_LOOPBACK", "on"))...)
 			s.register(t, unique("peer"), "open-sesame-42")
@@ -256,46 +255,40 @@ func TestPerIPLimitsUseForwardedForOnlyFromTrustedProxies(t *testing.T) {
 }
 
 func TestLoopbackClientsAreNotLimitedPerIPByDefault(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		for range 3 {
-			s.register(t, unique("local"), "open-sesame-42")
-		}
-	}, withEnv("KEYCARD_RATE_LIMITS", "register.ip=1/1m"))
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "register.ip=1/1m"))
+	for range 3 {
+		s.register(t, unique("local"), "open-sesame-42")
+	}
 }
 
+// Two instances on one database count against the same Redis buckets. Not
+// in parallel: it shares the test Redis database.
 func TestRateLimitsAreSharedThroughRedis(t *testing.T) {
-	url := os.Getenv(redisEnv)
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("%s is not set", redisEnv)
-		}
-		t.Skipf("%s is not set", redisEnv)
-	}
-	storetestEach(t, func(t *testing.T, dbURL string) {
-		freshRedis(t, url)
-		opts := []serverOption{withEnv("KEYCARD_REDIS_URL", url), withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m")}
-		a := startServer(t, dbURL, opts...)
-		b := startServer(t, dbURL, opts...)
-		name := unique("shared")
-		a.register(t, name, "open-sesame-42")
-		bad := map[string]any{"input": map[string]any{"username": name, "password": "wrong-guess-1"}}
-		expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
-		expectCode(t, b.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
-		expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
-		expectCode(t, b.gql(t, "", loginMutation, bad), "RATE_LIMITED")
-		expectCode(t, a.gql(t, "", loginMutation, bad), "RATE_LIMITED")
-	})
+	url := freshRedis(t)
+	dbURL := storetest.SQLiteURL(t)
+	opts := []serverOption{withEnv("KEYCARD_REDIS_URL", url), withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m")}
+	a := startServer(t, dbURL, opts...)
+	b := startServer(t, dbURL, opts...)
+	name := unique("shared")
+	a.register(t, name, "open-sesame-42")
+	bad := map[string]any{"input": map[string]any{"username": name, "password": "wrong-guess-1"}}
+	expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+	expectCode(t, b.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+	expectCode(t, a.gql(t, "", loginMutation, bad), "UNAUTHENTICATED")
+	expectCode(t, b.gql(t, "", loginMutation, bad), "RATE_LIMITED")
+	expectCode(t, a.gql(t, "", loginMutation, bad), "RATE_LIMITED")
 }
 
 func TestRateLimitsCanBeTurnedOff(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		name := unique("unlimited")
-		s.register(t, name, "open-sesame-42")
-		resp := s.gql(t, "", aliasedLogins(25, name, "wrong-guess-1"), nil)
-		for path, code := range codesByPath(resp) {
-			if code != "UNAUTHENTICATED" {
-				t.Fatalf("%s: %s", path, code)
-			}
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "off"))
+	name := unique("unlimited")
+	s.register(t, name, "open-sesame-42")
+	resp := s.gql(t, "", aliasedLogins(25, name, "wrong-guess-1"), nil)
+	for path, code := range codesByPath(resp) {
+		if code != "UNAUTHENTICATED" {
+			t.Fatalf("%s: %s", path, code)
 		}
-	}, withEnv("KEYCARD_RATE_LIMITS", "off"))
+	}
 }

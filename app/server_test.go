@@ -375,7 +375,25 @@ func expectOK(t testing.TB, resp *response) {
 	}
 }
 
-// eachDB runs fn once per database with a fresh server.
+// How the tests are laid out: a test whose outcome the database can change
+// (it stores, reads back, races or loses data) runs once per database, as
+// subtests sqlite and mysql (eachDB, storetestEach); a test of what HTTP,
+// GraphQL or token checks decide before storage has a say (headers, CORS,
+// request ids, query limits, forged tokens, malformed requests, rate
+// limits) runs once, on SQLite (startSQLite). Every server has its own
+// database and clock, so tests run in parallel (t.Parallel) unless they
+// share the test Redis database, hold a wall-clock bound, or count the
+// process's goroutines. -short leaves out MySQL, Redis and fault injection.
+
+// startSQLite starts keycard on a fresh SQLite database, for a test that no
+// database can change the outcome of: it runs once, not once per database.
+func startSQLite(t testing.TB, opts ...serverOption) *server {
+	t.Helper()
+	return startServer(t, storetest.SQLiteURL(t), opts...)
+}
+
+// eachDB runs fn once per database with a fresh server, the databases in
+// parallel.
 func eachDB(t *testing.T, fn func(t *testing.T, s *server), opts ...serverOption) {
 	t.Helper()
 	storetest.Each(t, func(t *testing.T, db storetest.Database) {
@@ -383,8 +401,8 @@ func eachDB(t *testing.T, fn func(t *testing.T, s *server), opts ...serverOption
 	})
 }
 
-// storetestEach runs fn once per database with a fresh database URL, for
-// tests that start servers themselves.
+// storetestEach runs fn once per database with a fresh database URL, the
+// databases in parallel, for tests that start servers themselves.
 func storetestEach(t *testing.T, fn func(t *testing.T, dbURL string)) {
 	t.Helper()
 	storetest.Each(t, func(t *testing.T, db storetest.Database) { fn(t, db.URL(t)) })

@@ -94,6 +94,7 @@ func (s *server) admin(t testing.TB, username string) authPayload {
 }
 
 func TestSessionsListsLiveSessions(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		s.register(t, "alice", "open-sesame-42")
 		phone := s.loginAs(t, "alice", "open-sesame-42", "Phone/1.0")
@@ -125,6 +126,7 @@ func TestSessionsListsLiveSessions(t *testing.T) {
 }
 
 func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		mine := s.register(t, "carol", "open-sesame-42")
 		other := s.login(t, "carol", "open-sesame-42")
@@ -150,35 +152,44 @@ func TestRevokeSessionEndsOnlyThatSessionOfYours(t *testing.T) {
 			t.Fatalf("sessions after revoke: %+v", list)
 		}
 
-		for _, id := range []string{sessionID(t, other.AccessToken), "not-a-session", "00000000-0000-0000-0000-000000000000"} {
-			resp = s.gql(t, mine.AccessToken, revokeSessionMutation, map[string]any{"id": id})
-			expectOK(t, resp)
-			if string(resp.Data["revokeSession"]) != "false" {
-				t.Fatalf("revokeSession(%s): %s", id, resp.Body)
-			}
+		for _, tc := range []struct{ name, id string }{
+			{"already revoked", sessionID(t, other.AccessToken)},
+			{"not a session id", "not-a-session"},
+			{"unknown session", "00000000-0000-0000-0000-000000000000"},
+		} {
+			t.Run(tc.name, func(t *testing.T) {
+				resp := s.gql(t, mine.AccessToken, revokeSessionMutation, map[string]any{"id": tc.id})
+				expectOK(t, resp)
+				if string(resp.Data["revokeSession"]) != "false" {
+					t.Fatalf("revokeSession(%s): %s", tc.id, resp.Body)
+				}
+			})
 		}
 	})
 }
 
 func TestChangePassword(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		first := s.register(t, "erin", "open-sesame-42")
 		second := s.login(t, "erin", "open-sesame-42")
 		bystander := s.register(t, "frank", "open-sesame-42")
 
 		cases := []struct {
-			current, next, field string
+			name, current, next, field string
 		}{
-			{"wrong-password", "new-password-456", "currentPassword"},
-			{"open-sesame-42", "short", "newPassword"},
-			{"open-sesame-42", "open-sesame-42", "newPassword"},
+			{"wrong current password", "wrong-password", "new-password-456", "currentPassword"},
+			{"new password too short", "open-sesame-42", "short", "newPassword"},
+			{"new password is the current one", "open-sesame-42", "open-sesame-42", "newPassword"},
 		}
 		for _, tc := range cases {
-			resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": tc.current, "next": tc.next})
-			expectCode(t, resp, "BAD_USER_INPUT")
-			if resp.field() != tc.field {
-				t.Fatalf("field = %q, want %q: %s", resp.field(), tc.field, resp.Body)
-			}
+			t.Run(tc.name, func(t *testing.T) {
+				resp := s.gql(t, first.AccessToken, changePasswordMutation, map[string]any{"current": tc.current, "next": tc.next})
+				expectCode(t, resp, "BAD_USER_INPUT")
+				if resp.field() != tc.field {
+					t.Fatalf("field = %q, want %q: %s", resp.field(), tc.field, resp.Body)
+				}
+			})
 		}
 		// Failed attempts change nothing.
 		expectOK(t, s.me(t, second.AccessToken))
@@ -209,24 +220,28 @@ func TestChangePassword(t *testing.T) {
 }
 
 func TestAdminOperationsAreForbiddenToOthers(t *testing.T) {
-	eachDB(t, func(t *testing.T, s *server) {
-		user := s.register(t, "grace", "open-sesame-42")
-		for _, op := range []struct {
-			query string
-			vars  map[string]any
-		}{
-			{authEventsQuery, nil},
-			{revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
-		} {
+	t.Parallel()
+	s := startSQLite(t)
+	user := s.register(t, "grace", "open-sesame-42")
+	for _, op := range []struct {
+		name  string
+		query string
+		vars  map[string]any
+	}{
+		{"authEvents", authEventsQuery, nil},
+		{"revokeUserSessions", revokeUserSessionsMutation, map[string]any{"userId": user.User.ID}},
+	} {
+		t.Run(op.name, func(t *testing.T) {
 			expectCode(t, s.gql(t, user.AccessToken, op.query, op.vars), "FORBIDDEN")
 			expectCode(t, s.gql(t, "", op.query, op.vars), "UNAUTHENTICATED")
 			expectCode(t, s.gql(t, "forged.token.here", op.query, op.vars), "UNAUTHENTICATED")
-		}
-		expectOK(t, s.me(t, user.AccessToken))
-	})
+		})
+	}
+	expectOK(t, s.me(t, user.AccessToken))
 }
 
 func TestAdminRevokesAnotherUsersSessions(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "heidi")
 		if roles := claimsOf(t, admin.AccessToken)["roles"].([]any); !slices.Contains(roles, any("admin")) {
@@ -300,6 +315,7 @@ func (s *server) kinds(t testing.TB, adminToken, userID string) []string {
 }
 
 func TestAuditRecordsAuthenticationEvents(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "judy")
 		reg := s.register(t, "ken", "open-sesame-42")
@@ -309,6 +325,9 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 		resp := s.refresh(t, login.refresh())
 		expectOK(t, resp)
 		resp.into(t, "refresh", &rotated)
+		// The refresh event is written in the background: wait for it, or
+		// the reuse below may be stored first and the order is luck.
+		waitFor(t, 5*time.Second, func() bool { return slices.Contains(s.kinds(t, admin.AccessToken, reg.User.ID), "refresh") })
 		expectCode(t, s.refresh(t, login.refresh()), "UNAUTHENTICATED") // reuse
 		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
 		expectCode(t, s.me(t, reg.AccessToken), "UNAUTHENTICATED") // revoked token used
@@ -337,6 +356,7 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 }
 
 func TestAuthEventsPagination(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		admin := s.admin(t, "laura")
 		user := s.register(t, "mike", "open-sesame-42")
@@ -389,23 +409,27 @@ func TestAuthEventsPagination(t *testing.T) {
 		}
 
 		for _, bad := range []struct {
+			name  string
 			vars  map[string]any
 			field string
 		}{
-			{map[string]any{"first": -1}, "first"},
-			{map[string]any{"first": 101}, "first"},
-			{map[string]any{"after": "not-a-cursor"}, "after"},
+			{"negative first", map[string]any{"first": -1}, "first"},
+			{"first over 100", map[string]any{"first": 101}, "first"},
+			{"after not a cursor", map[string]any{"after": "not-a-cursor"}, "after"},
 		} {
-			resp := s.gql(t, admin.AccessToken, authEventsQuery, bad.vars)
-			expectCode(t, resp, "BAD_USER_INPUT")
-			if resp.field() != bad.field {
-				t.Fatalf("%v: field %q: %s", bad.vars, resp.field(), resp.Body)
-			}
+			t.Run(bad.name, func(t *testing.T) {
+				resp := s.gql(t, admin.AccessToken, authEventsQuery, bad.vars)
+				expectCode(t, resp, "BAD_USER_INPUT")
+				if resp.field() != bad.field {
+					t.Fatalf("%v: field %q: %s", bad.vars, resp.field(), resp.Body)
+				}
+			})
 		}
 	})
 }
 
 func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		nina := s.register(t, "nina", "open-sesame-42")
 		var me user
@@ -446,6 +470,7 @@ func TestRoleGrantReachesMeAndNextToken(t *testing.T) {
 }
 
 func TestRefreshReuseIntervalForgivesConcurrentTabs(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		reg := s.register(t, "oscar", "open-sesame-42")
 		var tabA, tabB authPayload
@@ -492,6 +517,7 @@ func (s *server) count(t testing.TB, db *store.DB, table string) int {
 }
 
 func TestJanitorRemovesExpiredRowsAndKeepsLiveOnes(t *testing.T) {
+	t.Parallel()
 	eachDB(t, func(t *testing.T, s *server) {
 		gone := s.register(t, "peggy", "open-sesame-42")
 		kept := s.login(t, "peggy", "open-sesame-42")
@@ -571,6 +597,7 @@ func TestRevocationReachesAnotherInstanceWithinTheSyncBound(t *testing.T) {
 }
 
 func TestStaleRevocationStateFailsClosed(t *testing.T) {
+	t.Parallel()
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		s := startServer(t, dbURL, withEnv("KEYCARD_REVOCATION_SYNC_INTERVAL", "100ms"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "500ms"))
 		reg := s.register(t, "rupert", "open-sesame-42")
@@ -601,6 +628,7 @@ func TestStaleRevocationStateFailsClosed(t *testing.T) {
 }
 
 func TestVerifyingATokenDoesNoDatabaseWork(t *testing.T) {
+	t.Parallel()
 	storetestEach(t, func(t *testing.T, dbURL string) {
 		var mu sync.Mutex
 		statements := map[string][]string{}

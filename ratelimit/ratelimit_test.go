@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"os"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/store/storetest"
 )
 
 type clock struct {
@@ -121,13 +121,7 @@ func TestMemoryLimiterForgetsFullBuckets(t *testing.T) {
 // run in parallel with these, never wipe buckets from under them.
 func testRedisURL(t *testing.T) string {
 	t.Helper()
-	url := os.Getenv("KEYCARD_TEST_REDIS_URL")
-	if url == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("KEYCARD_TEST_REDIS_URL is not set")
-		}
-		t.Skip("KEYCARD_TEST_REDIS_URL is not set")
-	}
+	url := storetest.RedisURL(t)
 	opts, err := redis.ParseURL(url)
 	if err != nil {
 		t.Fatal(err)

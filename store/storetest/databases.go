@@ -1,14 +1,21 @@
 // Package storetest provides what keycard's tests need from real databases:
-// a fresh database per test on every dialect (this file), and the storage
-// contract suite that every dialect must pass unchanged, as ory/kratos runs
-// its persister suite on each database. Run is in suite.go with the helpers
-// the concerns share; each concern's cases are in a file named for it
-// (users.go, sessions.go, tx.go, revocations.go, events.go, purge.go,
-// concurrency.go).
+// Package storetest provides what keycard's tests need from real databases:
+// a fresh database per test on every dialect and the Redis database tests
+// may empty (this file), and the storage contract suite that every dialect
+// must pass unchanged, as ory/kratos runs its persister suite on each
+// database. Run is in suite.go with the helpers the concerns share; each
+// concern's cases are in a file named for it (users.go, sessions.go, tx.go,
+// revocations.go, events.go, purge.go, concurrency.go).
 //
 // It is imported only by tests. It may import auth, whose Store contract it
 // checks, and the MySQL driver; never store, so that the suite holds any
 // implementation to the interface alone.
+//
+// go test -short is the local loop: SQLite only, no MySQL/MariaDB, no
+// Redis (tests that need a server skip themselves under testing.Short, as
+// kratos does). CI never passes -short; it sets MySQLEnv and RedisEnv, and
+// with CI set a missing one fails the tests instead of skipping them, so
+// neither half can silently drop out.
 package storetest
 
 import (
@@ -39,21 +46,39 @@ type Database struct {
 }
 
 // Databases lists the dialects to test: SQLite always; MySQL when MySQLEnv
-// is set. Under CI (CI=true) a missing MySQLEnv fails the test instead of
-// skipping it, so the MySQL half can never silently drop out.
+// is set, except under -short. Under CI (CI set) a missing MySQLEnv fails
+// the test instead of skipping it.
 func Databases(t testing.TB) []Database {
 	t.Helper()
 	dbs := []Database{{Name: "sqlite", URL: SQLiteURL}}
-	if os.Getenv(MySQLEnv) != "" {
+	switch {
+	case testing.Short():
+		// The local loop; CI never passes -short.
+	case os.Getenv(MySQLEnv) != "":
 		dbs = append(dbs, Database{Name: "mysql", URL: MySQLURL})
-	} else if os.Getenv("CI") != "" {
+	case os.Getenv("CI") != "":
 		t.Fatalf("%s is not set: CI must run the MySQL/MariaDB tests", MySQLEnv)
 	}
 	return dbs
 }
 
-// Each runs fn as one subtest per database.
+// Each runs fn as one subtest per database, the subtests in parallel with
+// each other: each gets its own database, so they share nothing. fn must
+// not touch state shared across tests (a Redis database, a fixed port, the
+// process's goroutine count); such tests use EachInTurn.
 func Each(t *testing.T, fn func(t *testing.T, db Database)) {
+	t.Helper()
+	for _, db := range Databases(t) {
+		t.Run(db.Name, func(t *testing.T) {
+			t.Parallel()
+			fn(t, db)
+		})
+	}
+}
+
+// EachInTurn runs fn as one subtest per database, one after the other, for
+// tests that measure or share what the process has only once.
+func EachInTurn(t *testing.T, fn func(t *testing.T, db Database)) {
 	t.Helper()
 	for _, db := range Databases(t) {
 		t.Run(db.Name, func(t *testing.T) { fn(t, db) })
@@ -104,6 +129,31 @@ func MySQLURL(t testing.TB) string {
 		}
 	})
 	return u.String()
+}
+
+// RedisEnv names the variable holding the URL of a Redis database tests may
+// empty (FLUSHDB), e.g. redis://127.0.0.1:6379/15. go test runs packages at
+// once, so a second package needing Redis uses the database numbered below
+// it, and neither empties the other's.
+const RedisEnv = "KEYCARD_TEST_REDIS_URL"
+
+// RedisURL returns RedisEnv's URL, or skips t: under -short, or when it is
+// not set. Under CI a missing RedisEnv fails t instead. A Redis database is
+// shared by every test of a package that uses it, so such tests must not
+// run in parallel with each other.
+func RedisURL(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("Redis tests do not run under -short")
+	}
+	url := os.Getenv(RedisEnv)
+	if url == "" {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("%s is not set: CI must run the Redis tests", RedisEnv)
+		}
+		t.Skipf("%s is not set", RedisEnv)
+	}
+	return url
 }
 
 // Dialect returns the dialect name of a database URL.
