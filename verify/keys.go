@@ -123,7 +123,7 @@ func (c *keyCache) set(ctx context.Context, now time.Time) *keySet {
 func (c *keyCache) lookup(ctx context.Context, set *keySet, kid, alg string) (crypto.PublicKey, *keySet, error) {
 	k, ok := set.byKID[kid]
 	if !ok && c.url != "" {
-		set = c.refetch(ctx, set)
+		set = c.refetch(ctx)
 		k, ok = set.byKID[kid]
 	}
 	switch {
@@ -140,14 +140,15 @@ func (c *keyCache) lookup(ctx context.Context, set *keySet, kid, alg string) (cr
 
 // refetch fetches the JWKS again unless a fetch was attempted within
 // minRefetch, and returns the newest set.
-func (c *keyCache) refetch(ctx context.Context, seen *keySet) *keySet {
-	cur := c.current.Load()
-	if c.now().Sub(cur.attemptedAt) < c.minRefetch {
+func (c *keyCache) refetch(ctx context.Context) *keySet {
+	// Checked before the lock, so a flood of made-up kids does not
+	// queue on it, and again after, for those who waited on a fetch.
+	if cur := c.current.Load(); c.now().Sub(cur.attemptedAt) < c.minRefetch {
 		return cur
 	}
 	c.fetching.Lock()
 	defer c.fetching.Unlock()
-	if cur := c.current.Load(); cur != seen || c.now().Sub(cur.attemptedAt) < c.minRefetch {
+	if cur := c.current.Load(); c.now().Sub(cur.attemptedAt) < c.minRefetch {
 		return cur
 	}
 	return c.fetchLocked(ctx)

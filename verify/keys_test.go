@@ -297,9 +297,35 @@ func TestJWKSKeysAreUsedOnlyAsPublished(t *testing.T) {
 	v := iss.Verifier(t, offline)
 
 	mustVerify(t, v, iss.SignWith(t, good, nil, iss.Claims()))
-	for _, kid := range []string{encryption, mislabelled, twice, impostor} {
+	for _, kid := range []string{encryption, mislabelled} {
 		t.Run(kid, func(t *testing.T) {
 			mustRefuse(t, v, iss.SignWith(t, kid, nil, iss.Claims()), ErrInvalidToken)
+		})
+	}
+	// Two keys under one kid: neither verifies under it.
+	for _, signer := range []string{twice, impostor} {
+		t.Run("kid listed twice, signed by "+signer, func(t *testing.T) {
+			mustRefuse(t, v, iss.SignWith(t, signer, map[string]any{"kid": twice}, iss.Claims()), ErrInvalidToken)
+		})
+	}
+}
+
+// TestKeyIsBoundToItsAlg: a token naming another pinned algorithm than its
+// key's JWK is refused before golang-jwt tries the key with it.
+func TestKeyIsBoundToItsAlg(t *testing.T) {
+	iss := NewTestIssuer(t)
+	edKID := iss.SigningKID()
+	esKID := iss.AddKey(t, ES256)
+	v := iss.Verifier(t, offline)
+	for _, tt := range []struct{ name, alg, kid, signer string }{
+		{"ES256 under an EdDSA key", ES256, edKID, esKID},
+		{"EdDSA under an ES256 key", EdDSA, esKID, edKID},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			raw := iss.SignWith(t, tt.signer, map[string]any{"kid": tt.kid}, iss.Claims())
+			if _, err := v.Verify(testCtx, raw); !errors.Is(err, errKeyAlg) {
+				t.Fatalf("Verify = %v, want %v", err, errKeyAlg)
+			}
 		})
 	}
 }

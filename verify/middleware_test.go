@@ -92,6 +92,34 @@ func TestMiddlewareAnswersPerRFC6750(t *testing.T) {
 	}
 }
 
+// TestMiddlewareCapsTheHeaderAt8KiB: a token of up to 8 KiB verifies, but
+// an Authorization header over 8 KiB is refused before any parsing, even
+// when the token in it would verify.
+func TestMiddlewareCapsTheHeaderAt8KiB(t *testing.T) {
+	iss := verify.NewTestIssuer(t)
+	v := iss.Verifier(t, nil)
+	var raw string
+	for pad := verify.MaxTokenBytes / 2; ; pad++ {
+		c := iss.Claims()
+		c["padding"] = strings.Repeat("p", pad)
+		raw = iss.Sign(t, c)
+		if len(raw) > verify.MaxTokenBytes-len("Bearer ") {
+			break
+		}
+	}
+	if len(raw) > verify.MaxTokenBytes {
+		t.Fatalf("no token just under 8 KiB (%d bytes)", len(raw))
+	}
+	if _, err := v.Verify(ctx, raw); err != nil {
+		t.Fatalf("a %d-byte token: %v", len(raw), err)
+	}
+	h, seen := protected(v.Middleware)
+	w := serve(h, "Bearer "+raw)
+	if w.Code != http.StatusUnauthorized || w.Header().Get("WWW-Authenticate") != `Bearer error="invalid_token"` || len(*seen) != 0 {
+		t.Fatalf("a %d-byte header: status %d, %q", len("Bearer "+raw), w.Code, w.Header().Get("WWW-Authenticate"))
+	}
+}
+
 func TestMiddlewareAnswers503WhileFeedIsStale(t *testing.T) {
 	iss := verify.NewTestIssuer(t)
 	v := iss.Verifier(t, nil)

@@ -185,6 +185,10 @@ func TestVerifyRefuses(t *testing.T) {
 		{"stray bits in the signature's last character", strayBits(t, valid), jwt.ErrTokenMalformed},
 		{"padding", valid + "=", nil},
 		{"line break inside", parts[0] + "." + parts[1][:10] + "\n" + parts[1][10:] + "." + parts[2], nil},
+		// base64 skips line breaks, and the signature is not part of the
+		// signing input: only the character check refuses this second
+		// spelling of a valid token.
+		{"line break inside the signature", parts[0] + "." + parts[1] + "." + parts[2][:10] + "\r\n" + parts[2][10:], nil},
 		{"space inside", parts[0] + ". " + parts[1] + "." + parts[2], nil},
 		{"over 8 KiB", with(func(c jwt.MapClaims) { c["padding"] = strings.Repeat("a", verify.MaxTokenBytes) }), nil},
 		{"two segments", parts[0] + "." + parts[1], jwt.ErrTokenMalformed},
@@ -250,6 +254,13 @@ func TestVerifyRechecksTimeOfCachedToken(t *testing.T) {
 	if _, err := v.Verify(ctx, raw); err != nil {
 		t.Fatal(err)
 	}
+	// A clock stepped back (NTP) before nbf - leeway: not valid yet,
+	// cached or not.
+	iss.Clock.Advance(-6 * time.Second)
+	if _, err := v.Verify(ctx, raw); !errors.Is(err, jwt.ErrTokenNotValidYet) {
+		t.Fatalf("clock stepped back past nbf: %v", err)
+	}
+	iss.Clock.Advance(6 * time.Second)
 	iss.Clock.Advance(15*time.Minute + 4*time.Second)
 	if _, err := v.Verify(ctx, raw); err != nil {
 		t.Fatalf("within the leeway: %v", err)
