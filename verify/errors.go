@@ -43,7 +43,6 @@ var (
 	errSessionRevoked  = fmt.Errorf("%w: its session was revoked", ErrRevoked)
 	errTokenRevoked    = fmt.Errorf("%w: the token was revoked", ErrRevoked)
 	errUserRevoked     = fmt.Errorf("%w: its user's tokens issued before a cut-off were revoked", ErrRevoked)
-	errStale           = ErrFeedStale
 )
 
 // Reasons a header is refused before its signature is checked; golang-jwt

@@ -93,7 +93,7 @@ func (f *follower) check(t *verifiedToken, now time.Time) error {
 		return err
 	}
 	if now.UnixNano()-f.freshAt.Load() > int64(f.maxStaleness) {
-		return errStale
+		return ErrFeedStale
 	}
 	return nil
 }
@@ -111,8 +111,12 @@ func (f *follower) run(ctx context.Context) {
 			return
 		case err != nil:
 			failures++
-			f.log.Warn("verify: revocation feed poll failed; tokens are refused once it has failed for longer than MaxStaleness",
-				"err", err, "failures", failures, "max_staleness", f.maxStaleness)
+			// The 1st, 2nd, 4th, 8th… failure: an outage of an hour
+			// is a dozen lines, not seven hundred.
+			if failures&(failures-1) == 0 {
+				f.log.Warn("verify: revocation feed poll failed; tokens are refused once it has failed for longer than MaxStaleness",
+					"err", err, "failures", failures, "max_staleness", f.maxStaleness)
+			}
 			pause(ctx, f.backoff(failures))
 		default:
 			if failures > 0 {
@@ -186,6 +190,15 @@ func (f *follower) fetch(ctx context.Context, wait time.Duration) (int, error) {
 		return 0, fmt.Errorf("status %d: keycard refused the credential (Options.Credential must be its KEYCARD_INTROSPECTION_TOKEN)", resp.StatusCode)
 	case http.StatusNotFound:
 		return 0, errors.New("status 404: keycard serves no revocation feed (is KEYCARD_INTROSPECTION_TOKEN set on it?)")
+	case http.StatusBadRequest:
+		// The wait asked for is always valid, so it is the cursor:
+		// keycard's log was replaced or its cursors changed form.
+		// Asking again with it would fail forever; a snapshot of
+		// everything in force is safe to apply over what is held.
+		f.mu.Lock()
+		f.cursor = ""
+		f.mu.Unlock()
+		return 0, errors.New("status 400: keycard refused the cursor; starting over from a snapshot")
 	default:
 		return 0, fmt.Errorf("status %d", resp.StatusCode)
 	}

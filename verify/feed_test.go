@@ -221,6 +221,36 @@ func TestFeedFailsClosedAfterMaxStalenessAndRecovers(t *testing.T) {
 	}
 }
 
+func TestRefusedCursorRestartsFromSnapshot(t *testing.T) {
+	iss := NewTestIssuer(t)
+	exp := iss.Clock.Now().Add(15 * time.Minute)
+	for range 3 {
+		iss.RevokeSession(NewTestID(), TestUser, exp)
+	}
+	v := iss.Verifier(t, nil)
+	iss.WaitPoll(t, "3", feedDelay)
+
+	iss.ResetFeed()
+	claims := iss.Claims()
+	raw := iss.Sign(t, claims)
+	// The log starts over at 1, below the follower's cursor 3.
+	cursor := iss.RevokeSession(claims["sid"].(string), TestUser, exp)
+	iss.WaitPoll(t, cursor, 5*time.Second)
+	mustRefuse(t, v, raw, ErrRevoked)
+	polls := iss.Polls()
+	var refused, snapshot bool
+	for _, p := range polls {
+		refused = refused || p.Status == http.StatusBadRequest
+		snapshot = snapshot || refused && p.After == ""
+	}
+	if !refused || !snapshot {
+		t.Errorf("polls %+v, want a refused cursor, then a snapshot", polls)
+	}
+	if s := v.FeedStatus(); s.Stale || s.Revocations != 4 {
+		t.Errorf("FeedStatus = %+v, want fresh with all 4 entries", s)
+	}
+}
+
 func TestCloseStopsTheFollowerAndFailsClosed(t *testing.T) {
 	iss := NewTestIssuer(t)
 	v := iss.Verifier(t, nil)

@@ -28,8 +28,8 @@ import (
 // This file is the fake keycard the tests of this package and of
 // verify_test run against (its names are exported for verify_test only;
 // they exist in test builds alone). It serves RFC 8414 metadata, the JWKS
-// and the revocation feed as keycard's DESIGN says, and signs tokens as
-// keycard does.
+// and the revocation feed as keycard does, and signs tokens as keycard
+// does.
 
 // TestClock is a settable clock shared by the issuer and the verifier.
 type TestClock struct {
@@ -455,6 +455,15 @@ func (iss *TestIssuer) RevokeUser(sub string, iatBefore, exp time.Time) string {
 	return iss.Publish(map[string]any{"type": "user", "sub": sub, "iat_before": iatBefore.Unix(), "exp": exp.Unix()})
 }
 
+// ResetFeed empties the feed's log, as a keycard on a new database has:
+// earlier cursors are refused.
+func (iss *TestIssuer) ResetFeed() {
+	iss.mu.Lock()
+	defer iss.mu.Unlock()
+	iss.feed = nil
+	iss.changedLocked()
+}
+
 // SetFeedStatus makes the feed fail with status from now on, held polls
 // included (0: healthy again).
 func (iss *TestIssuer) SetFeedStatus(status int) {
@@ -517,8 +526,10 @@ func (iss *TestIssuer) waitFor(t testing.TB, within time.Duration, what string, 
 	}
 }
 
-// serveFeed is GET /oauth/revocations?after=CURSOR&wait=SECONDS as
-// keycard's DESIGN specifies it.
+// serveFeed is keycard's GET /oauth/revocations?after=CURSOR&wait=SECONDS:
+// authenticated by the introspection token (404 without one, 401 for a
+// wrong one), wait 0..30 and a known cursor or 400, held while nothing is
+// new, entries with exp, no cursor meaning everything still in force.
 func (iss *TestIssuer) serveFeed(w http.ResponseWriter, r *http.Request) {
 	iss.mu.Lock()
 	poll := TestPoll{After: r.URL.Query().Get("after"), Wait: r.URL.Query().Get("wait"), Authorization: r.Header.Get("Authorization")}
@@ -540,6 +551,7 @@ func (iss *TestIssuer) serveFeed(w http.ResponseWriter, r *http.Request) {
 		poll.Status = status
 		iss.failedPolls++
 	}
+	index := len(iss.polls)
 	iss.polls = append(iss.polls, poll)
 	close(iss.pollArrived)
 	iss.pollArrived = make(chan struct{})
@@ -566,8 +578,15 @@ func (iss *TestIssuer) serveFeed(w http.ResponseWriter, r *http.Request) {
 		if iss.feedStatus != 0 {
 			iss.failedPolls++
 			status := iss.feedStatus
+			iss.polls[index].Status = status
 			iss.mu.Unlock()
 			http.Error(w, http.StatusText(status), status)
+			return
+		}
+		if _, err := iss.parseCursorLocked(poll.After); err != nil {
+			iss.polls[index].Status = http.StatusBadRequest
+			iss.mu.Unlock()
+			writeTestJSON(w, http.StatusBadRequest, map[string]string{"error": "invalid_request"})
 			return
 		}
 		entries, cursor := iss.entriesLocked(poll.After == "", after)

@@ -98,8 +98,9 @@ func (c *keyCache) load(ctx context.Context) error {
 	return nil
 }
 
-// set returns the keys to verify with. Once max-age has run out, one
-// caller refetches them while the others carry on with the old set: a
+// set returns the keys to verify with. Once max-age has run out, the
+// first caller to notice refetches them and waits for the answer (at most
+// fetchTimeout); the others carry on with the old set meanwhile, so a
 // refresh never makes requests queue.
 func (c *keyCache) set(ctx context.Context, now time.Time) *keySet {
 	set := c.current.Load()
