@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,6 +361,57 @@ func TestBackoffGrowsWithJitterUpToItsCap(t *testing.T) {
 			if d := f.backoff(n); d < want/2 || d > want {
 				t.Fatalf("backoff(%d) = %v, want %v/2 … %v", n, d, want, want)
 			}
+		}
+	}
+}
+
+// lockedBuffer is an io.Writer safe for the follower's goroutine.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func TestLogsHoldNeitherCredentialNorTokens(t *testing.T) {
+	iss := NewTestIssuer(t)
+	var logs lockedBuffer
+	v := iss.Verifier(t, func(o *Options) {
+		o.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	raw := iss.Token(t)
+	mustVerify(t, v, raw)
+	forged := raw[:len(raw)-8] + "AAAAAAAA"
+	mustRefuse(t, v, forged, ErrInvalidToken)
+
+	iss.WaitPoll(t, iss.Publish(map[string]any{"type": "device", "id": raw}), feedDelay)
+	iss.SetFeedStatus(http.StatusUnauthorized)
+	iss.WaitFailedPolls(t, 2, 5*time.Second)
+	iss.SetJWKSStatus(http.StatusInternalServerError)
+	iss.UseKey(iss.AddKey(t, EdDSA))
+	iss.Clock.Advance(defaultMinRefetchInterval)
+	mustRefuse(t, v, iss.Token(t), ErrUnavailable)
+	v.Close()
+
+	out := logs.String()
+	for _, want := range []string{"revocation feed poll failed", "refused the credential", "JWKS fetch failed", "not understood were skipped"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("logs lack %q:\n%s", want, out)
+		}
+	}
+	for name, secret := range map[string]string{"credential": testCredential, "token": raw, "forged token": forged, "signature": raw[strings.LastIndexByte(raw, '.')+1:]} {
+		if strings.Contains(out, secret) {
+			t.Errorf("the %s is in the logs:\n%s", name, out)
 		}
 	}
 }
