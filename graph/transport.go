@@ -227,7 +227,7 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	*opCtxOut = opCtx
 	if errs != nil {
-		markVariableErrors(errs)
+		markInputErrors(errs)
 		status := http.StatusBadRequest
 		if errs[0].Extensions["code"] == CodeForbidden {
 			status = http.StatusForbidden
@@ -247,11 +247,18 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	return statusFor(resp), resp
 }
 
-// markVariableErrors gives errors in the variables (a missing or mistyped
-// input field) the code BAD_USER_INPUT and the field name, as Apollo Server
-// does: they are bad input, not a bad document.
-func markVariableErrors(errs gqlerror.List) {
+// markInputErrors gives errors in the values a request carries the code
+// BAD_USER_INPUT: in the variables (a missing or mistyped input field, an
+// unknown enum value), as Apollo Server does, with the field name; and a
+// literal value its argument's type cannot hold (an unknown enum value, a
+// string for an Int), so that a wrong value is one code however it is sent.
+// They are bad input, not a bad document.
+func markInputErrors(errs gqlerror.List) {
 	for _, e := range errs {
+		if e.Rule == valuesOfCorrectType {
+			e.Extensions = map[string]any{"code": CodeBadUserInput}
+			continue
+		}
 		if len(e.Path) == 0 || e.Path[0] != ast.PathName("variable") {
 			continue
 		}
@@ -266,6 +273,10 @@ func markVariableErrors(errs gqlerror.List) {
 		}
 	}
 }
+
+// valuesOfCorrectType is the name gqlparser gives its validation rule for
+// literal values that do not fit their type.
+const valuesOfCorrectType = "ValuesOfCorrectType"
 
 // statusFor is 200 for any executed operation, except that a dependency
 // outage answers 503 so load balancers and clients know to retry.
