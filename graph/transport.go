@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	status, resp := execute(r, exec, &params, false, t.limits)
+	setRetryAfter(w, resp)
 	writeJSON(w, r, status, resp)
 }
 
@@ -108,6 +110,7 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	if failed == len(items) {
 		status = http.StatusBadRequest
 	}
+	setRetryAfter(w, results...)
 	writeJSON(w, r, status, results)
 }
 
@@ -158,6 +161,7 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "POST")
 	}
+	setRetryAfter(w, resp)
 	writeJSON(w, r, status, resp)
 }
 
@@ -287,6 +291,31 @@ func statusFor(resp *graphql.Response) int {
 		}
 	}
 	return http.StatusOK
+}
+
+// setRetryAfter sends the longest extensions.retryAfter of the responses'
+// RATE_LIMITED errors as a Retry-After header (RFC 9110 §10.2.3) too, for
+// clients, retry links and proxies that read the header, not the body. A
+// batch waits for its slowest limit: retrying sooner fails that part again.
+func setRetryAfter(w http.ResponseWriter, responses ...*graphql.Response) {
+	longest, limited := 0, false
+	for _, resp := range responses {
+		if resp == nil {
+			continue
+		}
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] != CodeRateLimited {
+				continue
+			}
+			limited = true
+			if seconds, ok := e.Extensions["retryAfter"].(int); ok {
+				longest = max(longest, seconds)
+			}
+		}
+	}
+	if limited {
+		w.Header().Set("Retry-After", strconv.Itoa(longest))
+	}
 }
 
 // requestError is the body of a request that was not executed at all: no
