@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 
@@ -132,6 +133,67 @@ func TestCORSAllowsOnlyListedOrigins(t *testing.T) {
 	resp = s.do(t, request{Query: `{ __typename }`, header: http.Header{"Origin": {"https://evil.example.net"}}})
 	if resp.Header.Get("Access-Control-Allow-Origin") != "" {
 		t.Fatalf("other origin got CORS headers: %v", resp.Header)
+	}
+}
+
+// fullIntrospectionQuery is the document GraphiQL and Apollo Sandbox send
+// to build their UI (graphql-js getIntrospectionQuery): far deeper and
+// wider than an application's operations, and it must pass the default
+// query limits.
+const fullIntrospectionQuery = `query IntrospectionQuery {
+  __schema {
+    queryType { name } mutationType { name } subscriptionType { name }
+    types { ...FullType }
+    directives { name description locations args { ...InputValue } }
+  }
+}
+fragment FullType on __Type {
+  kind name description
+  fields(includeDeprecated: true) { name description args { ...InputValue } type { ...TypeRef } isDeprecated deprecationReason }
+  inputFields { ...InputValue }
+  interfaces { ...TypeRef }
+  enumValues(includeDeprecated: true) { name description isDeprecated deprecationReason }
+  possibleTypes { ...TypeRef }
+}
+fragment InputValue on __InputValue { name description type { ...TypeRef } defaultValue }
+fragment TypeRef on __Type {
+  kind name
+  ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name ofType { kind name } } } } } } }
+}`
+
+// docs/api.md tells Apollo Studio Sandbox users to allow its origin and
+// nothing else: with that, its preflight (carrying Apollo's client-awareness
+// headers) passes and its introspection and operations are readable.
+func TestApolloSandboxWorksWithItsOriginAllowed(t *testing.T) {
+	t.Parallel()
+	const sandbox = "https://studio.apollographql.com"
+	s := startSQLite(t, withEnv("KEYCARD_CORS_ORIGINS", sandbox))
+	requested := []string{"content-type", "authorization", "apollographql-client-name", "apollographql-client-version"}
+	req, _ := http.NewRequest(http.MethodOptions, s.http.URL+"/graphql", nil)
+	req.Header.Set("Origin", sandbox)
+	req.Header.Set("Access-Control-Request-Method", "POST")
+	req.Header.Set("Access-Control-Request-Headers", strings.Join(requested, ","))
+	preflight, err := s.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	preflight.Body.Close()
+	allowed := strings.ToLower(preflight.Header.Get("Access-Control-Allow-Headers"))
+	if preflight.StatusCode != http.StatusNoContent || preflight.Header.Get("Access-Control-Allow-Origin") != sandbox {
+		t.Fatalf("Sandbox preflight: %d %v", preflight.StatusCode, preflight.Header)
+	}
+	for _, h := range requested {
+		if !slices.Contains(strings.Split(strings.ReplaceAll(allowed, " ", ""), ","), h) {
+			t.Errorf("preflight does not allow %s: %q", h, allowed)
+		}
+	}
+	resp := s.do(t, request{Query: fullIntrospectionQuery, header: http.Header{"Origin": {sandbox}}})
+	expectOK(t, resp)
+	if !strings.Contains(resp.Body, `"AuthEventKind"`) {
+		t.Fatalf("introspection lacks the schema's types: %.300s", resp.Body)
+	}
+	if resp.Header.Get("Access-Control-Allow-Origin") != sandbox || !strings.Contains(resp.Header.Get("Access-Control-Expose-Headers"), "Retry-After") {
+		t.Fatalf("Sandbox cannot read the answer: %v", resp.Header)
 	}
 }
 

@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -178,12 +180,63 @@ func (s *server) batch(t testing.TB, ops []map[string]any) []*response {
 	}
 	out := make([]*response, len(raw))
 	for i, item := range raw {
-		out[i] = &response{Status: resp.StatusCode, Body: string(item)}
+		out[i] = &response{Status: resp.StatusCode, Header: resp.Header, Body: string(item)}
 		if err := json.Unmarshal(item, out[i]); err != nil {
 			t.Fatal(err)
 		}
 	}
 	return out
+}
+
+// A RATE_LIMITED answer carries Retry-After beside extensions.retryAfter,
+// for retry links and proxies that read the header; a batch says how long
+// its slowest limit lasts. Limits are decided before storage: run once.
+func TestRateLimitedAnswersCarryRetryAfter(t *testing.T) {
+	t.Parallel()
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=1/1m"))
+	wrongLogin := func(name string) map[string]any {
+		return map[string]any{"input": map[string]any{"username": name, "password": "wrong-guess-1"}}
+	}
+	retryAfter := func(r *response) int {
+		t.Helper()
+		if r.code() != "RATE_LIMITED" {
+			t.Fatalf("want RATE_LIMITED: %s", r.Body)
+		}
+		seconds, ok := r.Errors[0].Extensions["retryAfter"].(float64)
+		if !ok || seconds < 1 {
+			t.Fatalf("extensions.retryAfter = %v", r.Errors[0].Extensions["retryAfter"])
+		}
+		return int(seconds)
+	}
+	early, late, unlimited := unique("early"), unique("late"), unique("unlimited")
+	// One failed login uses up a name's bucket: early's now, late's 40 s on.
+	expectCode(t, s.gql(t, "", loginMutation, wrongLogin(early)), "UNAUTHENTICATED")
+	s.clock.Advance(40 * time.Second)
+	failed := s.gql(t, "", loginMutation, wrongLogin(late))
+	expectCode(t, failed, "UNAUTHENTICATED")
+	if got := failed.Header.Values("Retry-After"); len(got) != 0 {
+		t.Fatalf("Retry-After %q on an answer that is not rate-limited", got)
+	}
+
+	limited := s.gql(t, "", loginMutation, wrongLogin(early))
+	seconds := retryAfter(limited)
+	if got := limited.Header.Get("Retry-After"); got != strconv.Itoa(seconds) {
+		t.Fatalf("Retry-After %q, extensions.retryAfter %d", got, seconds)
+	}
+
+	batch := s.batch(t, []map[string]any{
+		{"query": loginMutation, "variables": wrongLogin(early)},
+		{"query": loginMutation, "variables": wrongLogin(late)},
+		{"query": loginMutation, "variables": wrongLogin(unlimited)},
+	})
+	earlyWait, lateWait := retryAfter(batch[0]), retryAfter(batch[1])
+	expectCode(t, batch[2], "UNAUTHENTICATED")
+	if earlyWait >= lateWait {
+		t.Fatalf("early waits %d s, late %d s: the buckets were not used up 40 s apart", earlyWait, lateWait)
+	}
+	if got := batch[0].Header.Get("Retry-After"); got != strconv.Itoa(lateWait) {
+		t.Fatalf("batch Retry-After %q, want the longest wait %d", got, lateWait)
+	}
 }
 
 func TestSuccessfulAttemptsDoNotUseUpTheLimit(t *testing.T) {

@@ -22,11 +22,11 @@ const (
   changePassword(currentPassword: $current, newPassword: $next) { accessToken refreshToken tokenType expiresIn user { id username } }
 }`
 	revokeUserSessionsMutation = `mutation R($userId: ID!) { revokeUserSessions(userId: $userId) }`
-	authEventsQuery            = `query E($first: Int, $after: String, $userId: ID, $kind: String) {
+	authEventsQuery            = `query E($first: Int, $after: String, $userId: ID, $kind: AuthEventKind) {
   authEvents(first: $first, after: $after, userId: $userId, kind: $kind) {
     edges { cursor node { id kind userId username sessionId ip userAgent detail createdAt } }
     nodes { id kind }
-    pageInfo { hasNextPage endCursor }
+    pageInfo { hasNextPage hasPreviousPage startCursor endCursor }
   }
 }`
 )
@@ -290,8 +290,10 @@ type eventConnection struct {
 		ID string `json:"id"`
 	} `json:"nodes"`
 	PageInfo struct {
-		HasNextPage bool    `json:"hasNextPage"`
-		EndCursor   *string `json:"endCursor"`
+		HasNextPage     bool    `json:"hasNextPage"`
+		HasPreviousPage bool    `json:"hasPreviousPage"`
+		StartCursor     *string `json:"startCursor"`
+		EndCursor       *string `json:"endCursor"`
 	} `json:"pageInfo"`
 }
 
@@ -327,12 +329,12 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 		resp.into(t, "refresh", &rotated)
 		// The refresh event is written in the background: wait for it, or
 		// the reuse below may be stored first and the order is luck.
-		waitFor(t, 5*time.Second, func() bool { return slices.Contains(s.kinds(t, admin.AccessToken, reg.User.ID), "refresh") })
+		waitFor(t, 5*time.Second, func() bool { return slices.Contains(s.kinds(t, admin.AccessToken, reg.User.ID), "REFRESH") })
 		expectCode(t, s.refresh(t, login.refresh()), "UNAUTHENTICATED") // reuse
 		expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
 		expectCode(t, s.me(t, reg.AccessToken), "UNAUTHENTICATED") // revoked token used
 
-		want := []string{"revoked_token_used", "logout", "refresh_token_reused", "refresh", "login_succeeded", "login_failed", "register"}
+		want := []string{"REVOKED_TOKEN_USED", "LOGOUT", "REFRESH_TOKEN_REUSED", "REFRESH", "LOGIN_SUCCEEDED", "LOGIN_FAILED", "REGISTER"}
 		deadline := time.Now().Add(5 * time.Second)
 		for {
 			got := s.kinds(t, admin.AccessToken, reg.User.ID)
@@ -347,7 +349,7 @@ func TestAuditRecordsAuthenticationEvents(t *testing.T) {
 
 		// A failed login for a name that does not exist keeps the name.
 		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": "nobody_here", "password": "open-sesame-42"}}), "UNAUTHENTICATED")
-		conn := s.events(t, admin.AccessToken, map[string]any{"kind": "login_failed", "first": 1})
+		conn := s.events(t, admin.AccessToken, map[string]any{"kind": "LOGIN_FAILED", "first": 1})
 		got := conn.Edges[0].Node
 		if got.UserID != nil || got.Username == nil || *got.Username != "nobody_here" || got.IP != "127.0.0.1" {
 			t.Fatalf("login_failed event: %+v", got)
@@ -363,12 +365,12 @@ func TestAuthEventsPagination(t *testing.T) {
 		for range 4 {
 			s.login(t, "mike", "open-sesame-42")
 		}
-		// mike: register + 4 logins = 5 events.
+		// mike: register + 4 logins = 5 events, walked 2 at a time.
 		var seen []string
 		var after any
 		for page := 0; ; page++ {
 			conn := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "first": 2, "after": after})
-			if len(conn.Edges) != len(conn.Nodes) || len(conn.Edges) > 2 {
+			if len(conn.Edges) != len(conn.Nodes) || len(conn.Edges) > 2 || len(conn.Edges) == 0 {
 				t.Fatalf("page %d: %d edges, %d nodes", page, len(conn.Edges), len(conn.Nodes))
 			}
 			for i, e := range conn.Edges {
@@ -377,13 +379,19 @@ func TestAuthEventsPagination(t *testing.T) {
 				}
 				seen = append(seen, e.Node.ID)
 			}
-			if !conn.PageInfo.HasNextPage {
+			info := conn.PageInfo
+			if info.StartCursor == nil || *info.StartCursor != conn.Edges[0].Cursor ||
+				info.EndCursor == nil || *info.EndCursor != conn.Edges[len(conn.Edges)-1].Cursor {
+				t.Fatalf("page %d: cursors %+v, edges %+v", page, info, conn.Edges)
+			}
+			// Only the first page, which starts at the newest, has nothing before it.
+			if info.HasPreviousPage != (page > 0) {
+				t.Fatalf("page %d: hasPreviousPage %v", page, info.HasPreviousPage)
+			}
+			if !info.HasNextPage {
 				break
 			}
-			if conn.PageInfo.EndCursor == nil || *conn.PageInfo.EndCursor != conn.Edges[len(conn.Edges)-1].Cursor {
-				t.Fatalf("endCursor: %+v", conn.PageInfo)
-			}
-			after = *conn.PageInfo.EndCursor
+			after = *info.EndCursor
 		}
 		if len(seen) != 5 {
 			t.Fatalf("walked %d events, want 5: %v", len(seen), seen)
@@ -394,14 +402,37 @@ func TestAuthEventsPagination(t *testing.T) {
 			}
 		}
 
-		logins := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "kind": "login_succeeded", "first": 10})
-		if len(logins.Edges) != 4 || logins.PageInfo.HasNextPage {
-			t.Fatalf("kind filter: %d events", len(logins.Edges))
+		// Past the oldest event: an empty page, with everything before it.
+		all := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID})
+		oldest := all.Edges[len(all.Edges)-1].Cursor
+		past := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "after": oldest})
+		if len(past.Edges) != 0 || past.PageInfo.HasNextPage || !past.PageInfo.HasPreviousPage ||
+			past.PageInfo.StartCursor != nil || past.PageInfo.EndCursor != nil {
+			t.Fatalf("page after the oldest: %+v", past)
 		}
-		if conn := s.events(t, admin.AccessToken, map[string]any{"kind": "no_such_kind"}); len(conn.Edges) != 0 || conn.PageInfo.EndCursor != nil {
-			t.Fatalf("unknown kind: %+v", conn)
+		// What precedes a page is what the filter selects: after the newest
+		// event (a login), no registration precedes the page that holds it.
+		newest := all.Edges[0].Cursor
+		registered := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "kind": "REGISTER", "after": newest})
+		if len(registered.Edges) != 1 || registered.Edges[0].Node.Kind != "REGISTER" || registered.PageInfo.HasPreviousPage {
+			t.Fatalf("registrations after the newest login: %+v", registered)
 		}
-		if conn := s.events(t, admin.AccessToken, map[string]any{"first": 0}); len(conn.Edges) != 0 {
+		logins := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "kind": "LOGIN_SUCCEEDED", "first": 10})
+		if len(logins.Edges) != 4 || logins.PageInfo.HasNextPage || logins.PageInfo.HasPreviousPage {
+			t.Fatalf("kind filter: %+v", logins)
+		}
+		for _, e := range logins.Edges {
+			if e.Node.Kind != "LOGIN_SUCCEEDED" {
+				t.Fatalf("kind filter let through %s", e.Node.Kind)
+			}
+		}
+		older := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "kind": "LOGIN_SUCCEEDED", "after": logins.Edges[0].Cursor})
+		if len(older.Edges) != 3 || !older.PageInfo.HasPreviousPage {
+			t.Fatalf("logins after the newest login: %+v", older)
+		}
+		// first: 0 answers no events but says whether there are any.
+		if conn := s.events(t, admin.AccessToken, map[string]any{"userId": user.User.ID, "first": 0}); len(conn.Edges) != 0 ||
+			!conn.PageInfo.HasNextPage || conn.PageInfo.HasPreviousPage || conn.PageInfo.StartCursor != nil {
 			t.Fatalf("first 0: %+v", conn)
 		}
 		if conn := s.events(t, admin.AccessToken, nil); len(conn.Edges) != 20 && len(conn.Edges) < 8 {
@@ -410,18 +441,27 @@ func TestAuthEventsPagination(t *testing.T) {
 
 		for _, bad := range []struct {
 			name  string
+			query string
 			vars  map[string]any
 			field string
 		}{
-			{"negative first", map[string]any{"first": -1}, "first"},
-			{"first over 100", map[string]any{"first": 101}, "first"},
-			{"after not a cursor", map[string]any{"after": "not-a-cursor"}, "after"},
+			{"negative first", authEventsQuery, map[string]any{"first": -1}, "first"},
+			{"first over 100", authEventsQuery, map[string]any{"first": 101}, "first"},
+			{"after not a cursor", authEventsQuery, map[string]any{"after": "not-a-cursor"}, "after"},
+			// An unknown kind is an error, not an empty page, however it is sent.
+			{"unknown kind", authEventsQuery, map[string]any{"kind": "NO_SUCH_KIND"}, ""},
+			{"kind as the audit log spells it", authEventsQuery, map[string]any{"kind": "login_failed"}, "kind"},
+			{"unknown kind in the document", `{ authEvents(kind: NO_SUCH_KIND) { nodes { id } } }`, nil, ""},
+			{"kind as a string in the document", `{ authEvents(kind: "LOGIN_FAILED") { nodes { id } } }`, nil, ""},
 		} {
 			t.Run(bad.name, func(t *testing.T) {
-				resp := s.gql(t, admin.AccessToken, authEventsQuery, bad.vars)
+				resp := s.gql(t, admin.AccessToken, bad.query, bad.vars)
 				expectCode(t, resp, "BAD_USER_INPUT")
 				if resp.field() != bad.field {
 					t.Fatalf("%v: field %q: %s", bad.vars, resp.field(), resp.Body)
+				}
+				if data := resp.Data["authEvents"]; len(data) != 0 && string(data) != "null" {
+					t.Fatalf("data next to the error: %s", resp.Body)
 				}
 			})
 		}

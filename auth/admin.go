@@ -16,10 +16,13 @@ const (
 	MaxEventPage     = 100
 )
 
-// EventPage is one page of audit events, newest first.
+// EventPage is one page of audit events, newest first. HasMore says older
+// events follow; HasPrevious that newer ones precede it (only a page that
+// continues from a cursor has them).
 type EventPage struct {
-	Events  []*Event
-	HasMore bool
+	Events      []*Event
+	HasMore     bool
+	HasPrevious bool
 }
 
 // requireRole is the domain's own check behind the schema's @hasRole, so a
@@ -35,16 +38,13 @@ func requireRole(c *Claims, role string) error {
 }
 
 // AuthEvents pages through the audit log for an admin. f.Limit is the page
-// size (0: default); f.BeforeID continues after a previous page.
+// size (0 to MaxEventPage); f.BeforeID continues after a previous page.
 func (s *Service) AuthEvents(ctx context.Context, c *Claims, f EventFilter) (*EventPage, error) {
 	if err := requireRole(c, RoleAdmin); err != nil {
 		return nil, err
 	}
 	if f.Limit < 0 || f.Limit > MaxEventPage {
 		return nil, Invalid("first", "first must be between 0 and %d", MaxEventPage)
-	}
-	if f.Limit == 0 {
-		return &EventPage{Events: []*Event{}}, nil
 	}
 	want := f.Limit
 	f.Limit++ // one more tells whether another page follows
@@ -55,6 +55,18 @@ func (s *Service) AuthEvents(ctx context.Context, c *Claims, f EventFilter) (*Ev
 	page := &EventPage{Events: events}
 	if len(events) > want {
 		page.Events, page.HasMore = events[:want], true
+	}
+	if f.BeforeID > 0 {
+		// What precedes a page that continues from a cursor is the cursor's
+		// event and everything newer: the newest matching event (one row
+		// off the same index) says whether there is any.
+		newest := f
+		newest.BeforeID, newest.Limit = 0, 1
+		latest, err := s.store.Events(ctx, newest)
+		if err != nil {
+			return nil, err
+		}
+		page.HasPrevious = len(latest) == 1 && latest[0].ID >= f.BeforeID
 	}
 	return page, nil
 }

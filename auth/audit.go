@@ -44,7 +44,7 @@ type Event struct {
 // EventFilter selects audit events, newest first.
 type EventFilter struct {
 	UserID string
-	Kind   string
+	Kind   EventKind
 	// BeforeID pages: only events with a smaller id (0: from the newest).
 	BeforeID int64
 	Limit    int

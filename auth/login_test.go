@@ -47,7 +47,7 @@ func TestLoginWrongPasswordFailsLikeUnknownUser(t *testing.T) {
 			}
 		})
 	}
-	failed, err := f.store.Events(ctx, auth.EventFilter{Kind: string(auth.EventLoginFailed), Limit: 10})
+	failed, err := f.store.Events(ctx, auth.EventFilter{Kind: auth.EventLoginFailed, Limit: 10})
 	if err != nil || len(failed) != len(attempts) {
 		t.Fatalf("login_failed events: %d (%v), want %d", len(failed), err, len(attempts))
 	}

@@ -189,7 +189,7 @@ func expectInvalid(t *testing.T, err error, field string) {
 // events lists the user's audit events of kind.
 func (f *fixture) events(userID string, kind auth.EventKind) []*auth.Event {
 	f.t.Helper()
-	events, err := f.store.Events(ctx, auth.EventFilter{UserID: userID, Kind: string(kind), Limit: 100})
+	events, err := f.store.Events(ctx, auth.EventFilter{UserID: userID, Kind: kind, Limit: 100})
 	if err != nil {
 		f.t.Fatal(err)
 	}

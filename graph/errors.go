@@ -9,6 +9,7 @@ import (
 	"runtime/debug"
 
 	"github.com/99designs/gqlgen/graphql"
+	"github.com/vektah/gqlparser/v2/ast"
 	"github.com/vektah/gqlparser/v2/gqlerror"
 
 	"github.com/keycard/keycard/auth"
@@ -53,9 +54,15 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 				return presented // gqlgen's own parse/validation errors
 			}
 			if errors.As(err, &gqlErr) && gqlErr.Err == nil {
-				// The executor's own complaint about the request, such
-				// as an argument that does not coerce.
+				// The executor's own complaint about the request.
 				presented.Extensions = map[string]any{"code": CodeBadUserInput}
+				return presented
+			}
+			if field, ok := argumentError(ctx, gqlErr); ok {
+				// An argument the executor could not coerce: a variable
+				// "login_failed" for an enum whose value is LOGIN_FAILED
+				// passes gqlparser's case-insensitive check and fails here.
+				presented.Extensions = map[string]any{"code": CodeBadUserInput, "field": field}
 				return presented
 			}
 			domain = auth.Internal(err)
@@ -79,6 +86,19 @@ func errorPresenter(log *slog.Logger) graphql.ErrorPresenterFunc {
 		}
 		return presented
 	}
+}
+
+// argumentError reports whether err is gqlgen's failure to coerce an
+// argument of the field being resolved, and names the argument (or input
+// field). Such an error sits below the field's path, and the field's
+// arguments were never set, since the resolver did not run.
+func argumentError(ctx context.Context, gqlErr *gqlerror.Error) (string, bool) {
+	fc := graphql.GetFieldContext(ctx)
+	if gqlErr == nil || fc == nil || fc.Args != nil || len(gqlErr.Path) <= len(fc.Path()) {
+		return "", false
+	}
+	name, ok := gqlErr.Path[len(gqlErr.Path)-1].(ast.PathName)
+	return string(name), ok
 }
 
 // panicError carries a recovered panic to the presenter, which logs it.

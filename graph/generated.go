@@ -83,12 +83,14 @@ type ComplexityRoot struct {
 	}
 
 	PageInfo struct {
-		EndCursor   func(childComplexity int) int
-		HasNextPage func(childComplexity int) int
+		EndCursor       func(childComplexity int) int
+		HasNextPage     func(childComplexity int) int
+		HasPreviousPage func(childComplexity int) int
+		StartCursor     func(childComplexity int) int
 	}
 
 	Query struct {
-		AuthEvents func(childComplexity int, first *int, after *string, userID *string, kind *string) int
+		AuthEvents func(childComplexity int, first *int, after *string, userID *string, kind *model.AuthEventKind) int
 		Me         func(childComplexity int) int
 		Sessions   func(childComplexity int) int
 	}
@@ -128,7 +130,7 @@ type MutationResolver interface {
 type QueryResolver interface {
 	Me(ctx context.Context) (*auth.User, error)
 	Sessions(ctx context.Context) ([]model.Session, error)
-	AuthEvents(ctx context.Context, first *int, after *string, userID *string, kind *string) (*model.AuthEventConnection, error)
+	AuthEvents(ctx context.Context, first *int, after *string, userID *string, kind *model.AuthEventKind) (*model.AuthEventConnection, error)
 }
 
 // endregion ************************** generated!.gotpl **************************
@@ -357,6 +359,18 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 		}
 
 		return e.ComplexityRoot.PageInfo.HasNextPage(childComplexity), true
+	case "PageInfo.hasPreviousPage":
+		if e.ComplexityRoot.PageInfo.HasPreviousPage == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.HasPreviousPage(childComplexity), true
+	case "PageInfo.startCursor":
+		if e.ComplexityRoot.PageInfo.StartCursor == nil {
+			break
+		}
+
+		return e.ComplexityRoot.PageInfo.StartCursor(childComplexity), true
 
 	case "Query.authEvents":
 		if e.ComplexityRoot.Query.AuthEvents == nil {
@@ -368,7 +382,7 @@ func (e *executableSchema) Complexity(ctx context.Context, typeName, field strin
 			return 0, false
 		}
 
-		return e.ComplexityRoot.Query.AuthEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["userId"].(*string), args["kind"].(*string)), true
+		return e.ComplexityRoot.Query.AuthEvents(childComplexity, args["first"].(*int), args["after"].(*string), args["userId"].(*string), args["kind"].(*model.AuthEventKind)), true
 
 	case "Query.me":
 		if e.ComplexityRoot.Query.Me == nil {
@@ -629,6 +643,10 @@ func (ec *executionContext) childFields_PageInfo(ctx context.Context, field grap
 	switch field.Name {
 	case "hasNextPage":
 		return ec.fieldContext_PageInfo_hasNextPage(ctx, field)
+	case "hasPreviousPage":
+		return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+	case "startCursor":
+		return ec.fieldContext_PageInfo_startCursor(ctx, field)
 	case "endCursor":
 		return ec.fieldContext_PageInfo_endCursor(ctx, field)
 	}
@@ -949,8 +967,8 @@ func (ec *executionContext) field_Query_authEvents_args(ctx context.Context, raw
 	}
 	args["userId"] = arg2
 	arg3, err := graphql.ProcessArgField(ctx, rawArgs, "kind",
-		func(ctx context.Context, v any) (*string, error) {
-			return ec.unmarshalOString2ᚖstring(ctx, v)
+		func(ctx context.Context, v any) (*model.AuthEventKind, error) {
+			return ec.unmarshalOAuthEventKind2ᚖgithubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx, v)
 		})
 	if err != nil {
 		return nil, err
@@ -1068,15 +1086,15 @@ func (ec *executionContext) _AuthEvent_kind(ctx context.Context, field graphql.C
 			return obj.Kind, nil
 		},
 		nil,
-		func(ctx context.Context, selections ast.SelectionSet, v string) graphql.Marshaler {
-			return ec.marshalNString2string(ctx, selections, v)
+		func(ctx context.Context, selections ast.SelectionSet, v model.AuthEventKind) graphql.Marshaler {
+			return ec.marshalNAuthEventKind2githubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx, selections, v)
 		},
 		true,
 		true,
 	)
 }
 func (ec *executionContext) fieldContext_AuthEvent_kind(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
-	return graphql.NewScalarFieldContext("AuthEvent", field, false, false, "String")
+	return graphql.NewScalarFieldContext("AuthEvent", field, false, false, "AuthEventKind")
 }
 
 func (ec *executionContext) _AuthEvent_userId(ctx context.Context, field graphql.CollectedField, obj *model.AuthEvent) (ret graphql.Marshaler) {
@@ -1903,6 +1921,52 @@ func (ec *executionContext) fieldContext_PageInfo_hasNextPage(_ context.Context,
 	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
 }
 
+func (ec *executionContext) _PageInfo_hasPreviousPage(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_hasPreviousPage(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.HasPreviousPage, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v bool) graphql.Marshaler {
+			return ec.marshalNBoolean2bool(ctx, selections, v)
+		},
+		true,
+		true,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_hasPreviousPage(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "Boolean")
+}
+
+func (ec *executionContext) _PageInfo_startCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
+	return graphql.ResolveField(
+		ctx,
+		ec.OperationContext,
+		field,
+		func(ctx context.Context, field graphql.CollectedField) (*graphql.FieldContext, error) {
+			return ec.fieldContext_PageInfo_startCursor(ctx, field)
+		},
+		func(ctx context.Context) (any, error) {
+			return obj.StartCursor, nil
+		},
+		nil,
+		func(ctx context.Context, selections ast.SelectionSet, v *string) graphql.Marshaler {
+			return ec.marshalOString2ᚖstring(ctx, selections, v)
+		},
+		true,
+		false,
+	)
+}
+func (ec *executionContext) fieldContext_PageInfo_startCursor(_ context.Context, field graphql.CollectedField) (fc *graphql.FieldContext, err error) {
+	return graphql.NewScalarFieldContext("PageInfo", field, false, false, "String")
+}
+
 func (ec *executionContext) _PageInfo_endCursor(ctx context.Context, field graphql.CollectedField, obj *model.PageInfo) (ret graphql.Marshaler) {
 	return graphql.ResolveField(
 		ctx,
@@ -2026,7 +2090,7 @@ func (ec *executionContext) _Query_authEvents(ctx context.Context, field graphql
 		},
 		func(ctx context.Context) (any, error) {
 			fc := graphql.GetFieldContext(ctx)
-			return ec.Resolvers.Query().AuthEvents(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["userId"].(*string), fc.Args["kind"].(*string))
+			return ec.Resolvers.Query().AuthEvents(ctx, fc.Args["first"].(*int), fc.Args["after"].(*string), fc.Args["userId"].(*string), fc.Args["kind"].(*model.AuthEventKind))
 		},
 		func(ctx context.Context, next graphql.Resolver) graphql.Resolver {
 			directive0 := next
@@ -3924,6 +3988,16 @@ func (ec *executionContext) _PageInfo(ctx context.Context, sel ast.SelectionSet,
 			if out.Values[i] == graphql.Null {
 				out.Invalids++
 			}
+		case "hasPreviousPage":
+			out.Values[i] = ec._PageInfo_hasPreviousPage(ctx, field, obj)
+			if out.Values[i] == graphql.Null {
+				out.Invalids++
+			}
+		case "startCursor":
+			out.Values[i] = ec._PageInfo_startCursor(ctx, field, obj)
+			if out.Values[i] == graphql.RequiredNull {
+				out.Invalids++
+			}
 		case "endCursor":
 			out.Values[i] = ec._PageInfo_endCursor(ctx, field, obj)
 			if out.Values[i] == graphql.RequiredNull {
@@ -4548,6 +4622,16 @@ func (ec *executionContext) marshalNAuthEventEdge2ᚕgithubᚗcomᚋkeycardᚋke
 	return ret
 }
 
+func (ec *executionContext) unmarshalNAuthEventKind2githubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx context.Context, v any) (model.AuthEventKind, error) {
+	var res model.AuthEventKind
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalNAuthEventKind2githubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx context.Context, sel ast.SelectionSet, v model.AuthEventKind) graphql.Marshaler {
+	return v
+}
+
 func (ec *executionContext) marshalNAuthPayload2ᚖgithubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthPayload(ctx context.Context, sel ast.SelectionSet, v *model.AuthPayload) graphql.Marshaler {
 	if v == nil {
 		graphql.AddInvalidNullError(ctx, "AuthPayload!")
@@ -4841,6 +4925,22 @@ func (ec *executionContext) marshalN__TypeKind2string(ctx context.Context, sel a
 		graphql.AddInvalidNullFromMarshaler(ctx, "__TypeKind!")
 	}
 	return res
+}
+
+func (ec *executionContext) unmarshalOAuthEventKind2ᚖgithubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx context.Context, v any) (*model.AuthEventKind, error) {
+	if v == nil {
+		return nil, nil
+	}
+	var res = new(model.AuthEventKind)
+	err := res.UnmarshalGQL(v)
+	return res, graphql.ErrorOnPath(ctx, err)
+}
+
+func (ec *executionContext) marshalOAuthEventKind2ᚖgithubᚗcomᚋkeycardᚋkeycardᚋgraphᚋmodelᚐAuthEventKind(ctx context.Context, sel ast.SelectionSet, v *model.AuthEventKind) graphql.Marshaler {
+	if v == nil {
+		return graphql.Null
+	}
+	return v
 }
 
 func (ec *executionContext) unmarshalOBoolean2bool(ctx context.Context, v any) (bool, error) {

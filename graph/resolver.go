@@ -25,9 +25,6 @@ package graph
 
 import (
 	"context"
-	"encoding/base64"
-	"strconv"
-	"strings"
 
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/graph/model"
@@ -78,54 +75,4 @@ func sessionModel(v auth.SessionView) model.Session {
 		IP:         v.IP,
 		Current:    v.Current,
 	}
-}
-
-// cursorPrefix versions the cursor format; cursors are opaque to clients.
-const cursorPrefix = "event:"
-
-func encodeCursor(id int64) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(cursorPrefix + strconv.FormatInt(id, 10)))
-}
-
-func decodeCursor(cursor string) (int64, error) {
-	raw, err := base64.RawURLEncoding.DecodeString(cursor)
-	if err == nil && strings.HasPrefix(string(raw), cursorPrefix) {
-		id, err := strconv.ParseInt(strings.TrimPrefix(string(raw), cursorPrefix), 10, 64)
-		if err == nil && id > 0 {
-			return id, nil
-		}
-	}
-	return 0, auth.Invalid("after", "after is not a cursor returned by this API")
-}
-
-func eventConnection(page *auth.EventPage) *model.AuthEventConnection {
-	conn := &model.AuthEventConnection{
-		Edges:    make([]model.AuthEventEdge, len(page.Events)),
-		Nodes:    make([]model.AuthEvent, len(page.Events)),
-		PageInfo: &model.PageInfo{HasNextPage: page.HasMore},
-	}
-	for i, e := range page.Events {
-		node := model.AuthEvent{
-			ID:        strconv.FormatInt(e.ID, 10),
-			Kind:      string(e.Kind),
-			UserID:    e.UserID,
-			SessionID: e.SessionID,
-			IP:        e.IP,
-			UserAgent: e.UserAgent,
-			CreatedAt: e.CreatedAt,
-		}
-		if e.Username != "" {
-			node.Username = &e.Username
-		}
-		if e.Detail != "" {
-			node.Detail = &e.Detail
-		}
-		conn.Nodes[i] = node
-		conn.Edges[i] = model.AuthEventEdge{Cursor: encodeCursor(e.ID), Node: &conn.Nodes[i]}
-	}
-	if n := len(page.Events); n > 0 {
-		end := conn.Edges[n-1].Cursor
-		conn.PageInfo.EndCursor = &end
-	}
-	return conn
 }

@@ -120,25 +120,14 @@ func (r *queryResolver) Sessions(ctx context.Context) ([]model.Session, error) {
 	return sessions, nil
 }
 
-func (r *queryResolver) AuthEvents(ctx context.Context, first *int, after *string, userID *string, kind *string) (*model.AuthEventConnection, error) {
+func (r *queryResolver) AuthEvents(ctx context.Context, first *int, after *string, userID *string, kind *model.AuthEventKind) (*model.AuthEventConnection, error) {
 	c, err := claims(ctx)
 	if err != nil {
 		return nil, err
 	}
-	filter := auth.EventFilter{Limit: auth.DefaultEventPage}
-	if first != nil {
-		filter.Limit = *first
-	}
-	if after != nil {
-		if filter.BeforeID, err = decodeCursor(*after); err != nil {
-			return nil, err
-		}
-	}
-	if userID != nil {
-		filter.UserID = *userID
-	}
-	if kind != nil {
-		filter.Kind = *kind
+	filter, err := eventFilter(first, after, userID, kind)
+	if err != nil {
+		return nil, err
 	}
 	page, err := r.Service.AuthEvents(ctx, c, filter)
 	if err != nil {

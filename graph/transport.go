@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -68,6 +69,7 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 	params.Headers = r.Header
 	params.ReadTime = graphql.TraceTiming{Start: start, End: graphql.Now()}
 	status, resp := execute(r, exec, &params, false, t.limits)
+	setRetryAfter(w, resp)
 	writeJSON(w, r, status, resp)
 }
 
@@ -108,6 +110,7 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	if failed == len(items) {
 		status = http.StatusBadRequest
 	}
+	setRetryAfter(w, results...)
 	writeJSON(w, r, status, results)
 }
 
@@ -158,6 +161,7 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 	if status == http.StatusMethodNotAllowed {
 		w.Header().Set("Allow", "POST")
 	}
+	setRetryAfter(w, resp)
 	writeJSON(w, r, status, resp)
 }
 
@@ -227,7 +231,7 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	*opCtxOut = opCtx
 	if errs != nil {
-		markVariableErrors(errs)
+		markInputErrors(errs)
 		status := http.StatusBadRequest
 		if errs[0].Extensions["code"] == CodeForbidden {
 			status = http.StatusForbidden
@@ -247,11 +251,18 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	return statusFor(resp), resp
 }
 
-// markVariableErrors gives errors in the variables (a missing or mistyped
-// input field) the code BAD_USER_INPUT and the field name, as Apollo Server
-// does: they are bad input, not a bad document.
-func markVariableErrors(errs gqlerror.List) {
+// markInputErrors gives errors in the values a request carries the code
+// BAD_USER_INPUT: in the variables (a missing or mistyped input field, an
+// unknown enum value), as Apollo Server does, with the field name; and a
+// literal value its argument's type cannot hold (an unknown enum value, a
+// string for an Int), so that a wrong value is one code however it is sent.
+// They are bad input, not a bad document.
+func markInputErrors(errs gqlerror.List) {
 	for _, e := range errs {
+		if e.Rule == valuesOfCorrectType {
+			e.Extensions = map[string]any{"code": CodeBadUserInput}
+			continue
+		}
 		if len(e.Path) == 0 || e.Path[0] != ast.PathName("variable") {
 			continue
 		}
@@ -267,6 +278,10 @@ func markVariableErrors(errs gqlerror.List) {
 	}
 }
 
+// valuesOfCorrectType is the name gqlparser gives its validation rule for
+// literal values that do not fit their type.
+const valuesOfCorrectType = "ValuesOfCorrectType"
+
 // statusFor is 200 for any executed operation, except that a dependency
 // outage answers 503 so load balancers and clients know to retry.
 func statusFor(resp *graphql.Response) int {
@@ -276,6 +291,31 @@ func statusFor(resp *graphql.Response) int {
 		}
 	}
 	return http.StatusOK
+}
+
+// setRetryAfter sends the longest extensions.retryAfter of the responses'
+// RATE_LIMITED errors as a Retry-After header (RFC 9110 §10.2.3) too, for
+// clients, retry links and proxies that read the header, not the body. A
+// batch waits for its slowest limit: retrying sooner fails that part again.
+func setRetryAfter(w http.ResponseWriter, responses ...*graphql.Response) {
+	longest, limited := 0, false
+	for _, resp := range responses {
+		if resp == nil {
+			continue
+		}
+		for _, e := range resp.Errors {
+			if e.Extensions["code"] != CodeRateLimited {
+				continue
+			}
+			limited = true
+			if seconds, ok := e.Extensions["retryAfter"].(int); ok {
+				longest = max(longest, seconds)
+			}
+		}
+	}
+	if limited {
+		w.Header().Set("Retry-After", strconv.Itoa(longest))
+	}
 }
 
 // requestError is the body of a request that was not executed at all: no

@@ -504,6 +504,16 @@ func TestDocumentErrorsAre400(t *testing.T) {
 			post(`{"query":"mutation($in: LoginInput!) { login(input: $in) { accessToken } }","variables":{"in":{"username":"alice"}}}`),
 			CodeBadUserInput, "must be defined", "password",
 		},
+		{
+			"unknown enum value in the variables",
+			post(`{"query":"mutation($s: LogoutScope) { logout(scope: $s) }","variables":{"s":"EVERYWHERE"}}`),
+			CodeBadUserInput, "EVERYWHERE is not a valid LogoutScope", "",
+		},
+		{
+			"literal its argument cannot hold",
+			post(`{"query":"mutation { logout(scope: EVERYWHERE) }"}`),
+			CodeBadUserInput, `Value "EVERYWHERE" does not exist in "LogoutScope" enum.`, "",
+		},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := send(t, srv, tc.req)
@@ -518,6 +528,19 @@ func TestDocumentErrorsAre400(t *testing.T) {
 				t.Fatalf("extensions.field %q, want %q: %s", field, tc.field, rep.body)
 			}
 		})
+	}
+}
+
+// gqlparser matches enum values in variables without regard to case, so
+// "all" for LogoutScope gets past validation and fails when the argument is
+// coerced: that is still the client's bad input, naming the argument, and
+// never an internal error.
+func TestEnumVariableInTheWrongCaseIsBadUserInput(t *testing.T) {
+	srv := newGraphServer(t, Options{}, nil)
+	rep := send(t, srv, post(`{"query":"mutation($s: LogoutScope) { logout(scope: $s) }","variables":{"s":"all"}}`))
+	res := rep.wantError(t, http.StatusOK, CodeBadUserInput, "all is not a valid LogoutScope")
+	if field := res.Errors[0].Extensions["field"]; field != "scope" {
+		t.Fatalf("extensions.field %v, want scope: %s", field, rep.body)
 	}
 }
 

@@ -37,7 +37,7 @@ func (s *Store) Events(ctx context.Context, f auth.EventFilter) ([]*auth.Event, 
 		q = q.Where("user_id = ?", f.UserID)
 	}
 	if f.Kind != "" {
-		q = q.Where("kind = ?", f.Kind)
+		q = q.Where("kind = ?", string(f.Kind))
 	}
 	if f.BeforeID > 0 {
 		q = q.Where("id < ?", f.BeforeID)

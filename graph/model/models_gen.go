@@ -14,73 +14,101 @@ import (
 
 // An audit record of an authentication event.
 type AuthEvent struct {
+	// Event identifier; larger for later events.
 	ID string `json:"id"`
-	// register, login_succeeded, login_failed, refresh, refresh_token_reused,
-	// logout, password_changed, revoked_token_used, session_revoked,
-	// user_sessions_revoked, role_granted, role_revoked
-	Kind string `json:"kind"`
+	// What happened.
+	Kind AuthEventKind `json:"kind"`
 	// Null for a failed login with a username that does not exist.
 	UserID *string `json:"userId,omitempty"`
 	// The username given, for logins; else the user's name when known.
-	Username  *string   `json:"username,omitempty"`
-	SessionID *string   `json:"sessionId,omitempty"`
-	IP        string    `json:"ip"`
-	UserAgent string    `json:"userAgent"`
-	Detail    *string   `json:"detail,omitempty"`
+	Username *string `json:"username,omitempty"`
+	// The session the event belongs to, when there is one.
+	SessionID *string `json:"sessionId,omitempty"`
+	// Client address of the request.
+	IP string `json:"ip"`
+	// User agent of the request.
+	UserAgent string `json:"userAgent"`
+	// More about the event, depending on its kind; never a secret.
+	Detail *string `json:"detail,omitempty"`
+	// When it happened.
 	CreatedAt time.Time `json:"createdAt"`
 }
 
 // Audit events, newest first.
 type AuthEventConnection struct {
-	Edges    []AuthEventEdge `json:"edges"`
-	Nodes    []AuthEvent     `json:"nodes"`
-	PageInfo *PageInfo       `json:"pageInfo"`
+	// The events of this page with their cursors.
+	Edges []AuthEventEdge `json:"edges"`
+	// The events of this page.
+	Nodes []AuthEvent `json:"nodes"`
+	// Whether pages precede or follow this one.
+	PageInfo *PageInfo `json:"pageInfo"`
 }
 
+// An audit event with its cursor.
 type AuthEventEdge struct {
-	Cursor string     `json:"cursor"`
-	Node   *AuthEvent `json:"node"`
+	// Pass as `after` to continue with the events older than this one.
+	Cursor string `json:"cursor"`
+	// The event.
+	Node *AuthEvent `json:"node"`
 }
 
+// A signed-in session, the result of register, login, refresh and changePassword.
 type AuthPayload struct {
+	// A signed JWT (`typ: at+jwt`) to send as `Authorization: Bearer <accessToken>`; valid for `expiresIn` seconds.
 	AccessToken string `json:"accessToken"`
-	// Null only when the refresh token travels in an httpOnly cookie (browser cookie mode).
+	// Exchange it once with `refresh` for new tokens. Null only when the refresh token travels in an httpOnly cookie (browser cookie mode).
 	RefreshToken *string `json:"refreshToken,omitempty"`
 	// Always "Bearer".
 	TokenType string `json:"tokenType"`
 	// Seconds until accessToken expires.
-	ExpiresIn int        `json:"expiresIn"`
-	User      *auth.User `json:"user"`
+	ExpiresIn int `json:"expiresIn"`
+	// The signed-in user.
+	User *auth.User `json:"user"`
 }
 
+// The credentials of a login.
 type LoginInput struct {
+	// The username, in any case.
 	Username string `json:"username"`
+	// The account's password.
 	Password string `json:"password"`
 }
 
+// Writes.
 type Mutation struct {
 }
 
+// Where a page of a connection stands in the whole list (Relay cursor connections).
 type PageInfo struct {
-	HasNextPage bool    `json:"hasNextPage"`
-	EndCursor   *string `json:"endCursor,omitempty"`
+	// True when more items follow this page (pass `endCursor` as `after` to get them).
+	HasNextPage bool `json:"hasNextPage"`
+	// True when items precede this page: newer events than the first one here, for a page fetched with `after`.
+	HasPreviousPage bool `json:"hasPreviousPage"`
+	// Cursor of the first item of the page; null when the page is empty.
+	StartCursor *string `json:"startCursor,omitempty"`
+	// Cursor of the last item of the page; null when the page is empty.
+	EndCursor *string `json:"endCursor,omitempty"`
 }
 
+// Reads.
 type Query struct {
 }
 
+// A new account.
 type RegisterInput struct {
 	// 3 to 32 characters: letters, digits, _ . -; unique regardless of case.
 	Username string `json:"username"`
-	// 8 to 128 characters.
+	// 8 to 128 characters; not the username, not one of the most common passwords.
 	Password string `json:"password"`
-	// Optional; unique when given.
+	// Optional; validated, and unique when given.
 	Email *string `json:"email,omitempty"`
 }
 
 // A signed-in device or browser: one login and its chain of refresh tokens.
 type Session struct {
-	ID        string    `json:"id"`
+	// Session identifier; the `sid` claim of its access tokens.
+	ID string `json:"id"`
+	// When the session started (its login or registration).
 	CreatedAt time.Time `json:"createdAt"`
 	// Last login or refresh.
 	LastUsedAt time.Time `json:"lastUsedAt"`
@@ -94,6 +122,98 @@ type Session struct {
 	Current bool `json:"current"`
 }
 
+// What an audit event records.
+type AuthEventKind string
+
+const (
+	// An account was registered (and signed in).
+	AuthEventKindRegister AuthEventKind = "REGISTER"
+	// A login with the right password.
+	AuthEventKindLoginSucceeded AuthEventKind = "LOGIN_SUCCEEDED"
+	// A login with a wrong password or an unknown username (`username` keeps what was typed).
+	AuthEventKindLoginFailed AuthEventKind = "LOGIN_FAILED"
+	// A refresh token was exchanged for new tokens.
+	AuthEventKindRefresh AuthEventKind = "REFRESH"
+	// A refresh token that had already been rotated away was presented again: taken as theft, the session was revoked.
+	AuthEventKindRefreshTokenReused AuthEventKind = "REFRESH_TOKEN_REUSED"
+	// A logout; `detail` says whether of the current session or of all sessions.
+	AuthEventKindLogout AuthEventKind = "LOGOUT"
+	// The password was changed; every session of the user ended.
+	AuthEventKindPasswordChanged AuthEventKind = "PASSWORD_CHANGED"
+	// An access token of a revoked session (or a revoked token) was presented and refused.
+	AuthEventKindRevokedTokenUsed AuthEventKind = "REVOKED_TOKEN_USED"
+	// The user ended one of their sessions with `revokeSession`.
+	AuthEventKindSessionRevoked AuthEventKind = "SESSION_REVOKED"
+	// An admin ended every session of the user with `revokeUserSessions`; `detail` names the admin.
+	AuthEventKindUserSessionsRevoked AuthEventKind = "USER_SESSIONS_REVOKED"
+	// A role was granted; `detail` is the role.
+	AuthEventKindRoleGranted AuthEventKind = "ROLE_GRANTED"
+	// A role was revoked; `detail` is the role.
+	AuthEventKindRoleRevoked AuthEventKind = "ROLE_REVOKED"
+	// A token was revoked at `POST /oauth/revoke`; `detail` says which kind.
+	AuthEventKindTokenRevoked AuthEventKind = "TOKEN_REVOKED"
+)
+
+var AllAuthEventKind = []AuthEventKind{
+	AuthEventKindRegister,
+	AuthEventKindLoginSucceeded,
+	AuthEventKindLoginFailed,
+	AuthEventKindRefresh,
+	AuthEventKindRefreshTokenReused,
+	AuthEventKindLogout,
+	AuthEventKindPasswordChanged,
+	AuthEventKindRevokedTokenUsed,
+	AuthEventKindSessionRevoked,
+	AuthEventKindUserSessionsRevoked,
+	AuthEventKindRoleGranted,
+	AuthEventKindRoleRevoked,
+	AuthEventKindTokenRevoked,
+}
+
+func (e AuthEventKind) IsValid() bool {
+	switch e {
+	case AuthEventKindRegister, AuthEventKindLoginSucceeded, AuthEventKindLoginFailed, AuthEventKindRefresh, AuthEventKindRefreshTokenReused, AuthEventKindLogout, AuthEventKindPasswordChanged, AuthEventKindRevokedTokenUsed, AuthEventKindSessionRevoked, AuthEventKindUserSessionsRevoked, AuthEventKindRoleGranted, AuthEventKindRoleRevoked, AuthEventKindTokenRevoked:
+		return true
+	}
+	return false
+}
+
+func (e AuthEventKind) String() string {
+	return string(e)
+}
+
+func (e *AuthEventKind) UnmarshalGQL(v any) error {
+	str, ok := v.(string)
+	if !ok {
+		return fmt.Errorf("enums must be strings")
+	}
+
+	*e = AuthEventKind(str)
+	if !e.IsValid() {
+		return fmt.Errorf("%s is not a valid AuthEventKind", str)
+	}
+	return nil
+}
+
+func (e AuthEventKind) MarshalGQL(w io.Writer) {
+	_, _ = fmt.Fprint(w, strconv.Quote(e.String()))
+}
+
+func (e *AuthEventKind) UnmarshalJSON(b []byte) error {
+	s, err := strconv.Unquote(string(b))
+	if err != nil {
+		return err
+	}
+	return e.UnmarshalGQL(s)
+}
+
+func (e AuthEventKind) MarshalJSON() ([]byte, error) {
+	var buf bytes.Buffer
+	e.MarshalGQL(&buf)
+	return buf.Bytes(), nil
+}
+
+// Which sessions `logout` ends.
 type LogoutScope string
 
 const (

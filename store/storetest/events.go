@@ -76,19 +76,19 @@ func runEvents(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			{"user", auth.EventFilter{UserID: alice, Limit: 100}},
 			{"other-user", auth.EventFilter{UserID: bob, Limit: 100}},
 			{"unknown-user", auth.EventFilter{UserID: uuid.NewString(), Limit: 100}},
-			{"kind", auth.EventFilter{Kind: string(auth.EventLoginFailed), Limit: 100}},
+			{"kind", auth.EventFilter{Kind: auth.EventLoginFailed, Limit: 100}},
 			{"unknown-kind", auth.EventFilter{Kind: "no_such_kind", Limit: 100}},
-			{"user-and-kind", auth.EventFilter{UserID: alice, Kind: string(auth.EventLoginFailed), Limit: 100}},
-			{"other-user-and-kind", auth.EventFilter{UserID: bob, Kind: string(auth.EventRegister), Limit: 100}},
+			{"user-and-kind", auth.EventFilter{UserID: alice, Kind: auth.EventLoginFailed, Limit: 100}},
+			{"other-user-and-kind", auth.EventFilter{UserID: bob, Kind: auth.EventRegister, Limit: 100}},
 			{"before", auth.EventFilter{BeforeID: recorded[4].ID, Limit: 100}},
 			{"before-the-first", auth.EventFilter{BeforeID: recorded[0].ID, Limit: 100}},
 			{"before-beyond-the-newest", auth.EventFilter{BeforeID: last + 1000, Limit: 100}},
 			{"user-before", auth.EventFilter{UserID: alice, BeforeID: recorded[6].ID, Limit: 100}},
-			{"kind-before", auth.EventFilter{Kind: string(auth.EventLoginFailed), BeforeID: recorded[5].ID, Limit: 100}},
+			{"kind-before", auth.EventFilter{Kind: auth.EventLoginFailed, BeforeID: recorded[5].ID, Limit: 100}},
 			{"limit-1", auth.EventFilter{Limit: 1}},
 			{"limit-3", auth.EventFilter{Limit: 3}},
 			{"user-limit", auth.EventFilter{UserID: alice, Limit: 2}},
-			{"user-kind-before-limit", auth.EventFilter{UserID: alice, Kind: string(auth.EventLoginFailed), BeforeID: last + 1, Limit: 1}},
+			{"user-kind-before-limit", auth.EventFilter{UserID: alice, Kind: auth.EventLoginFailed, BeforeID: last + 1, Limit: 1}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				got, err := store.Events(t.Context(), tc.filter)
@@ -115,7 +115,7 @@ func runEvents(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			{"all", auth.EventFilter{}},
 			{"user", auth.EventFilter{UserID: alice}},
 			{"other-user", auth.EventFilter{UserID: bob}},
-			{"kind", auth.EventFilter{Kind: string(auth.EventLoginFailed)}},
+			{"kind", auth.EventFilter{Kind: auth.EventLoginFailed}},
 		} {
 			t.Run(tc.name, func(t *testing.T) {
 				const pageSize = 2
@@ -187,7 +187,7 @@ func filterEvents(recorded []*auth.Event, f auth.EventFilter) []*auth.Event {
 			break
 		}
 		if f.UserID != "" && (e.UserID == nil || *e.UserID != f.UserID) ||
-			f.Kind != "" && string(e.Kind) != f.Kind ||
+			f.Kind != "" && e.Kind != f.Kind ||
 			f.BeforeID > 0 && e.ID >= f.BeforeID {
 			continue
 		}

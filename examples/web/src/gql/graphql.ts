@@ -4,21 +4,26 @@ type Exact<T extends { [key: string]: unknown }> = { [K in keyof T]: T[K] };
 /** Internal type. DO NOT USE DIRECTLY. */
 export type Incremental<T> = T | { [P in keyof T]?: P extends ' $fragmentName' | '__typename' ? T[P] : never };
 import type { TypedDocumentNode as DocumentNode } from '@graphql-typed-document-node/core';
+/** The credentials of a login. */
 export type LoginInput = {
+  /** The account's password. */
   password: string;
+  /** The username, in any case. */
   username: string;
 };
 
+/** Which sessions `logout` ends. */
 export type LogoutScope =
   /** Every session of the user. */
   | 'ALL'
   /** The session of the presented access token. */
   | 'CURRENT';
 
+/** A new account. */
 export type RegisterInput = {
-  /** Optional; unique when given. */
+  /** Optional; validated, and unique when given. */
   email?: string | null | undefined;
-  /** 8 to 128 characters. */
+  /** 8 to 128 characters; not the username, not one of the most common passwords. */
   password: string;
   /** 3 to 32 characters: letters, digits, _ . -; unique regardless of case. */
   username: string;
