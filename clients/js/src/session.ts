@@ -227,7 +227,9 @@ export function createSession(options: SessionOptions): Session {
     forget();
     if (state.status === 'signedOut') return;
     const why = hadSession ? reason : 'none';
-    setState({ status: 'signedOut', reason: why, generation: state.generation + 1 });
+    // Nobody was signed in (a page load found no session): nothing shown or
+    // cached belongs to a user, so the same generation goes on.
+    setState({ status: 'signedOut', reason: why, generation: hadSession ? state.generation + 1 : state.generation });
     if (sharedCookie && why !== 'none') channel?.postMessage({ type: 'signedOut', reason: why } satisfies TabMessage);
   }
 

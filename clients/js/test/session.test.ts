@@ -119,7 +119,7 @@ describe('refresh', () => {
     const keycard = fakeKeycard({ Refresh: () => unauthenticated() });
     const s = session({ fetch: keycard.fetch });
     await expect(s.refresh()).resolves.toBeNull();
-    expect(s.state).toEqual({ status: 'signedOut', reason: 'none', generation: 1 });
+    expect(s.state).toEqual({ status: 'signedOut', reason: 'none', generation: 0 });
   });
 
   test('a refresh answered ACCOUNT_DISABLED ends the session as disabled', async () => {
