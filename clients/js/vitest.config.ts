@@ -6,5 +6,8 @@ export default defineConfig({
     environment: 'node',
     restoreMocks: true,
     unstubGlobals: true,
+    // test/keycard.test.ts builds keycard and hashes passwords (argon2id)
+    // on machines that may be busy.
+    testTimeout: 60_000,
   },
 });
