@@ -40,7 +40,8 @@ async function startKeycard(cookieMode: boolean): Promise<string> {
     cwd: workDir,
     stdio: ['ignore', 'ignore', 'pipe'],
     env: {
-      ...process.env,
+      // Only the settings below: none of the caller's KEYCARD_* variables.
+      ...Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('KEYCARD_'))),
       KEYCARD_ADDR: `127.0.0.1:${port}`,
       KEYCARD_DATABASE_URL: `sqlite:${join(workDir, cookieMode ? 'cookie.db' : 'bearer.db')}`,
       KEYCARD_ENV: 'development',
