@@ -1,4 +1,4 @@
-import { defineConfig, type ProxyOptions } from 'vite';
+import { defaultClientConditions, defineConfig, type ProxyOptions } from 'vite';
 import react from '@vitejs/plugin-react';
 
 // The page talks to same-origin /graphql; Vite forwards it to keycard.
@@ -17,6 +17,14 @@ const proxy: Record<string, ProxyOptions> = {
 
 export default defineConfig({
   plugins: [react()],
+  resolve: {
+    // @keycard/client (clients/js, linked by npm) is used as TypeScript
+    // source through its "source" export condition: no build step first.
+    conditions: ['source', ...defaultClientConditions],
+    // Its imports of urql resolve to this app's copy, not to one that an
+    // `npm ci` in clients/js may have put beside its source.
+    dedupe: ['@urql/core', '@urql/exchange-auth'],
+  },
   server: { proxy },
   preview: { proxy },
 });

@@ -1,31 +1,60 @@
-import { useEffect, useState } from 'react';
+import { useMemo, useSyncExternalStore } from 'react';
 import { Provider, useQuery } from 'urql';
+import { hasCode, type SessionState } from '@keycard/client';
 import { makeClient } from './client';
-import { hasCode } from './errors';
 import { meQuery } from './operations';
 import { Problems } from './Problems';
-import { onSignInOrOut } from './session';
+import { session } from './session';
 import { SignedIn } from './SignedIn';
 import { SignedOut } from './SignedOut';
 
+const subscribe = (onChange: () => void) => session.subscribe(onChange);
+const currentState = () => session.state;
+
 export function App() {
-  // A new client (and a fresh component tree) on every sign-in and
-  // sign-out, so nothing cached for one user is shown to the next.
-  const [app, setApp] = useState(() => ({ client: makeClient(), generation: 0 }));
-  useEffect(
-    () => onSignInOrOut(() => setApp((old) => ({ client: makeClient(), generation: old.generation + 1 }))),
-    [],
-  );
+  const state = useSyncExternalStore(subscribe, currentState);
+  // A new client (and a fresh component tree) whenever who is signed in may
+  // have changed, so nothing cached for one user is shown to the next.
+  const client = useMemo(() => makeClient(session), [state.generation]);
   return (
-    <Provider value={app.client}>
+    <Provider value={client}>
       <header>
         <h1>keycard example</h1>
       </header>
       <main>
-        <Home key={app.generation} />
+        <SessionNotice state={state} />
+        <Home key={state.generation} />
       </main>
     </Provider>
   );
+}
+
+/** What the user should know about the session beyond who they are. */
+function SessionNotice({ state }: { state: SessionState }) {
+  if (state.status === 'signedIn' && state.mode === 'bearer') {
+    return (
+      <p role="status" className="notice" data-testid="bearer-mode">
+        <strong>Cookie mode is off.</strong> keycard sent the refresh token to this page instead of keeping it in
+        an <code>HttpOnly</code> cookie, so this session lives in this tab's memory only and ends when you reload.
+        Start keycard with <code>KEYCARD_REFRESH_COOKIE=on</code> to stay signed in across reloads.
+      </p>
+    );
+  }
+  if (state.status === 'signedOut' && state.reason === 'revoked') {
+    return (
+      <p role="status" className="notice" data-testid="signed-out-elsewhere">
+        You were signed out on another device. Sign in again to continue.
+      </p>
+    );
+  }
+  if (state.status === 'signedOut' && state.reason === 'disabled') {
+    return (
+      <p role="status" className="notice" data-testid="account-disabled">
+        This account has been disabled.
+      </p>
+    );
+  }
+  return null;
 }
 
 // "Who am I" decides what to show. On a page load there is no access token

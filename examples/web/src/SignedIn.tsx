@@ -1,9 +1,9 @@
 import { useMutation, useQuery } from 'urql';
-import { hasCode } from './errors';
+import { hasCode } from '@keycard/client';
 import type { LogoutScope, MeQuery } from './gql/graphql';
 import { logoutMutation, revokeSessionMutation, sessionsQuery } from './operations';
 import { Problems } from './Problems';
-import { signedOut } from './session';
+import { session } from './session';
 
 const when = (time: string) => new Date(time).toLocaleString();
 
@@ -39,7 +39,7 @@ function LogOut() {
     const result = await sendLogout({ scope });
     // UNAUTHENTICATED: the session had ended already; signed out either way.
     // Anything else (keycard unreachable) leaves the session alive: say so.
-    if (!result.error || hasCode(result.error, 'UNAUTHENTICATED')) signedOut();
+    if (!result.error || hasCode(result.error, 'UNAUTHENTICATED')) session.signOut();
   }
   return (
     <div className="actions">
@@ -70,18 +70,18 @@ function Sessions() {
       <Problems error={sessions.error ?? revocation.error} />
       {sessions.data && (
         <ul className="sessions">
-          {sessions.data.sessions.map((session) => (
-            <li key={session.id} data-testid="session" data-current={session.current}>
+          {sessions.data.sessions.map((device) => (
+            <li key={device.id} data-testid="session" data-current={device.current}>
               <div>
-                <span className="agent">{session.userAgent || 'unknown client'}</span>
-                {session.current && <span className="badge">this device</span>}
+                <span className="agent">{device.userAgent || 'unknown client'}</span>
+                {device.current && <span className="badge">this device</span>}
               </div>
               <small>
-                {session.ip} · signed in {when(session.createdAt)} · last used {when(session.lastUsedAt)}
+                {device.ip} · signed in {when(device.createdAt)} · last used {when(device.lastUsedAt)}
               </small>
               {/* This device signs out with "Log out of this device". */}
-              {!session.current && (
-                <button type="button" disabled={revocation.fetching} onClick={() => revokeSession(session.id)}>
+              {!device.current && (
+                <button type="button" disabled={revocation.fetching} onClick={() => revokeSession(device.id)}>
                   Revoke
                 </button>
               )}

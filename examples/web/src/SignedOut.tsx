@@ -2,7 +2,7 @@ import type { FormEvent } from 'react';
 import { useMutation } from 'urql';
 import { loginMutation, registerMutation } from './operations';
 import { Problems } from './Problems';
-import { signedIn } from './session';
+import { session } from './session';
 
 export function SignedOut() {
   return (
@@ -24,7 +24,7 @@ function SignInForm() {
   async function submit(event: FormEvent<HTMLFormElement>) {
     const value = formValues(event);
     const result = await signIn({ input: { username: value('username'), password: value('password') } });
-    if (result.data) signedIn(result.data.login);
+    if (result.data) session.signIn(result.data.login);
   }
   return (
     <form onSubmit={submit} aria-labelledby="sign-in-title">
@@ -51,7 +51,7 @@ function SignUpForm() {
     const result = await register({
       input: { username: value('username'), password: value('password'), email: email || null },
     });
-    if (result.data) signedIn(result.data.register);
+    if (result.data) session.signIn(result.data.register);
   }
   return (
     <form onSubmit={submit} aria-labelledby="sign-up-title">

@@ -29,12 +29,15 @@ export const sessionsQuery = graphql(`
   }
 `);
 
-// In cookie mode refreshToken is always null: the refresh token travels in
-// the httpOnly cookie, so the app never selects it.
+// refreshToken is selected only to notice that keycard is not in cookie
+// mode: there it is null, and the refresh token travels in the httpOnly
+// cookie instead. A string means bearer mode (KEYCARD_REFRESH_COOKIE is
+// off), which this app reports rather than keep the token anywhere but memory.
 export const registerMutation = graphql(`
   mutation Register($input: RegisterInput!) {
     register(input: $input) {
       accessToken
+      refreshToken
       expiresIn
     }
   }
@@ -44,20 +47,13 @@ export const loginMutation = graphql(`
   mutation Login($input: LoginInput!) {
     login(input: $input) {
       accessToken
+      refreshToken
       expiresIn
     }
   }
 `);
 
-// No token argument: keycard reads the refresh cookie.
-export const refreshMutation = graphql(`
-  mutation Refresh {
-    refresh {
-      accessToken
-      expiresIn
-    }
-  }
-`);
+// refresh is sent by the session itself (@keycard/client).
 
 export const logoutMutation = graphql(`
   mutation Logout($scope: LogoutScope!) {
