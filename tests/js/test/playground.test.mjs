@@ -98,8 +98,14 @@ describe('playground in cookie mode, offline', () => {
   }
 
   step('renders GraphiQL with the starting document and the headers template', async () => {
+    // GraphiQL loads the schema first; keycard's query limits must let its
+    // introspection query through (it is on in development).
+    const schema = page.waitForResponse((response) => response.request().postDataJSON()?.operationName === 'IntrospectionQuery');
     await page.goto(`${keycard.url}/`);
     await page.locator('.graphiql-container').waitFor();
+    const introspection = await schema;
+    assert.equal(introspection.status(), 200);
+    assert.ok((await introspection.json()).data?.__schema?.queryType, 'the schema arrived');
     await page.locator('.graphiql-query-editor .view-line', { hasText: 'mutation Register' }).waitFor();
     const query = await editorText('query-editor');
     for (const operation of ['mutation Register', 'mutation Login', 'query Me']) assert.match(query, new RegExp(operation));
