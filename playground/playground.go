@@ -128,7 +128,7 @@ func compress(files fs.FS, name string) []byte {
 		panic(err) // listed by WalkDir over the same embedded files
 	}
 	var buf bytes.Buffer
-	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw := gzip.NewWriter(&buf)
 	_, _ = zw.Write(body)
 	_ = zw.Close()
 	return buf.Bytes()
