@@ -10,12 +10,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/99designs/gqlgen/graphql/playground"
-
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/graph"
 	"github.com/keycard/keycard/oauth"
+	"github.com/keycard/keycard/playground"
 	"github.com/keycard/keycard/requestlog"
 )
 
@@ -39,7 +38,11 @@ func (a *App) routes() http.Handler {
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.service.Authenticate)(gql))))
-	mux.Handle("GET /{$}", playground.Handler("keycard", "/graphql"))
+	if a.cfg.Playground {
+		// Off in production unless asked for: a page that invites pasting
+		// tokens has no place on a production origin by default.
+		playground.New().Register(mux)
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
@@ -58,7 +61,7 @@ func (a *App) routes() http.Handler {
 }
 
 // securityHeaders are the standard defensive headers for an API; the
-// playground page is the one HTML document and keeps its scripts. In
+// playground sets a policy of its own that lets its scripts run. In
 // production, HSTS tells browsers to use HTTPS only (a TLS-terminating
 // proxy in front is common, so it is sent whatever the local scheme).
 func (a *App) securityHeaders(next http.Handler) http.Handler {
@@ -68,9 +71,7 @@ func (a *App) securityHeaders(next http.Handler) http.Handler {
 		h.Set("X-Frame-Options", "DENY")
 		h.Set("Referrer-Policy", "no-referrer")
 		h.Set("Cross-Origin-Opener-Policy", "same-origin")
-		if r.URL.Path != "/" {
-			h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
-		}
+		h.Set("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
 		if a.cfg.Mode == config.Production {
 			h.Set("Strict-Transport-Security", "max-age=63072000; includeSubDomains")
 		}

@@ -87,7 +87,10 @@ type Config struct {
 	// Introspection enables GraphQL introspection (default: on in
 	// development, off in production).
 	Introspection bool
-	GraphQL       GraphQLLimits
+	// Playground serves GraphiQL at GET / (default: on in development,
+	// off in production).
+	Playground bool
+	GraphQL    GraphQLLimits
 
 	// TLSCert and TLSKey, together, make keycard serve HTTPS itself.
 	TLSCert, TLSKey string
@@ -154,6 +157,7 @@ func Vars() []Var {
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
 		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
 		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
+		{"KEYCARD_PLAYGROUND", "", "on/off: the GraphiQL playground at GET /; default on in development, off in production"},
 		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have"},
 		{"KEYCARD_GRAPHQL_MAX_COMPLEXITY", "1000", "most fields (weighted) one operation may select"},
 		{"KEYCARD_GRAPHQL_MAX_ALIASES", "64", "most aliased fields one operation may have"},
@@ -253,6 +257,7 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
+	cfg.Playground = onOff("KEYCARD_PLAYGROUND", cfg.Mode != Production)
 	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
 	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)
 	cfg.IntrospectionToken = getenv("KEYCARD_INTROSPECTION_TOKEN")

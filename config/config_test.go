@@ -97,3 +97,31 @@ func TestRateLimitsOff(t *testing.T) {
 		t.Fatalf("off: %+v, %v", cfg, err)
 	}
 }
+
+func TestPlaygroundIsOnInDevelopmentAndOffInProductionUnlessSet(t *testing.T) {
+	secret := "Zq8-vW1xL4mN7pR0tY3uB6cE9gH2jK5o"
+	for _, tc := range []struct {
+		mode, setting string
+		want          bool
+	}{
+		{"development", "", true},
+		{"development", "off", false},
+		{"production", "", false},
+		{"production", "on", true},
+	} {
+		vars := map[string]string{"KEYCARD_ENV": tc.mode, "KEYCARD_JWT_SECRET": secret, "KEYCARD_PUBLIC_URL": "https://auth.example.com"}
+		if tc.setting != "" {
+			vars["KEYCARD_PLAYGROUND"] = tc.setting
+		}
+		cfg, err := LoadEnv(env(vars))
+		if err != nil {
+			t.Fatalf("%s %q: %v", tc.mode, tc.setting, err)
+		}
+		if cfg.Playground != tc.want {
+			t.Errorf("%s with KEYCARD_PLAYGROUND=%q: playground %v, want %v", tc.mode, tc.setting, cfg.Playground, tc.want)
+		}
+	}
+	if _, err := LoadEnv(env(map[string]string{"KEYCARD_PLAYGROUND": "sometimes"})); err == nil || !strings.Contains(err.Error(), "KEYCARD_PLAYGROUND") {
+		t.Fatalf("want a refusal naming KEYCARD_PLAYGROUND, got %v", err)
+	}
+}

@@ -28,6 +28,9 @@ const (
 	// CodeBadRequest marks a request that is not GraphQL over HTTP at all
 	// (malformed JSON, wrong content type), as Apollo Server does.
 	CodeBadRequest = "BAD_REQUEST"
+	// CodePersistedQueryNotFound asks an automatic-persisted-queries client
+	// to send the query the hash stands for.
+	CodePersistedQueryNotFound = "PERSISTED_QUERY_NOT_FOUND"
 )
 
 // codes is the single mapping from domain error kinds to API codes.

@@ -45,6 +45,9 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	srv.SetRecoverFunc(recoverFunc)
 	// Bounds the parser's work on a hostile document before validation.
 	srv.SetParserTokenLimit(parserTokenLimit)
+	// First of the extensions: what runs after it sees the document a
+	// persisted-query hash stands for, never an empty query.
+	srv.Use(newPersistedQueries())
 	// Both run in this order after validation and before any resolver: an
 	// over-limit document is refused before its CSRF proof is looked at.
 	srv.Use(&queryLimitsExtension{limits: opts.QueryLimits, introspection: opts.Introspection})

@@ -233,8 +233,13 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	if errs != nil {
 		markInputErrors(errs)
 		status := http.StatusBadRequest
-		if errs[0].Extensions["code"] == CodeForbidden {
+		switch errs[0].Extensions["code"] {
+		case CodeForbidden:
 			status = http.StatusForbidden
+		case CodePersistedQueryNotFound:
+			// Not a failure but the protocol's next step; Apollo Client 3
+			// turns persisted queries off for good on a 400.
+			status = http.StatusOK
 		}
 		return status, exec.DispatchError(graphql.WithOperationContext(ctx, opCtx), errs)
 	}
