@@ -110,11 +110,14 @@ func unsupportedURL(rawURL string) error {
 func Redact(rawURL string) string {
 	at := strings.LastIndex(rawURL, "@")
 	if at < 0 {
-		return rawURL // sqlite:PATH, or a URL without credentials
+		return rawURL // a URL without credentials
 	}
 	start := 0
-	if i := strings.Index(rawURL, "://"); i >= 0 && i < at {
+	switch i := strings.Index(rawURL, "://"); {
+	case i >= 0 && i < at:
 		start = i + len("://")
+	case !strings.Contains(rawURL, "@tcp(") && !strings.Contains(rawURL, "@unix("):
+		return rawURL // sqlite:PATH, whatever the path holds
 	}
 	user, _, hasPassword := strings.Cut(rawURL[start:at], ":")
 	if !hasPassword {

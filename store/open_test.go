@@ -109,7 +109,10 @@ func TestRedactHidesPassword(t *testing.T) {
 			}
 		})
 	}
-	for _, safe := range []string{"mysql://u@h:1/db", "sqlite:/var/lib/keycard.db", "sqlite::memory:"} {
+	if got := store.Redact("u:secret@tcp(h:3306)/db"); strings.Contains(got, "secret") || !strings.Contains(got, "tcp(h:3306)/db") {
+		t.Errorf("Redact(DSN) = %q", got)
+	}
+	for _, safe := range []string{"mysql://u@h:1/db", "sqlite:/var/lib/keycard.db", "sqlite::memory:", "sqlite:/data/a@b:c.db"} {
 		if got := store.Redact(safe); got != safe {
 			t.Errorf("Redact(%q) = %q, want it unchanged", safe, got)
 		}
