@@ -9,8 +9,11 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
+# .git is not in the build context: the commit comes in as an argument,
+#   docker build --build-arg VERSION=1.0.0 --build-arg COMMIT="$(git rev-parse HEAD)" .
 ARG VERSION=dev
-RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION}" -o /out/keycard .
+ARG COMMIT=unknown
+RUN CGO_ENABLED=0 go build -trimpath -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" -o /out/keycard .
 # The embedded SQLite default needs a directory the non-root user owns.
 RUN mkdir -p /out/data
 
@@ -25,4 +28,5 @@ ENV KEYCARD_ADDR=:8080 \
     KEYCARD_LOG_FORMAT=json
 EXPOSE 8080 9090
 VOLUME /data
+HEALTHCHECK --interval=10s --timeout=5s --start-period=30s CMD ["/keycard", "healthcheck"]
 ENTRYPOINT ["/keycard"]

@@ -63,14 +63,20 @@ func selfSigned(t *testing.T) (certFile, keyFile string) {
 // stop function that waits for it to return.
 func startServe(t *testing.T, env map[string]string) (string, func() error) {
 	t.Helper()
-	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
+	return startServeWith(t, cfg, slog.New(slog.DiscardHandler))
+}
+
+// startServeWith serves cfg, logging to log.
+func startServeWith(t *testing.T, cfg config.Config, log *slog.Logger) (string, func() error) {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	addrs := make(chan string, 1)
 	done := make(chan error, 1)
-	go func() { done <- serve(ctx, cfg, slog.New(slog.DiscardHandler), func(addr string) { addrs <- addr }) }()
+	go func() { done <- listenAndServe(ctx, cfg, log, func(addr string) { addrs <- addr }) }()
 	select {
 	case addr := <-addrs:
 		return addr, func() error { cancel(); return <-done }

@@ -1,351 +1,84 @@
 // Command keycard is a GraphQL authentication API: register, login, refresh,
 // logout and "who am I", with short-lived signed access tokens and rotating
 // refresh tokens. Run it with no arguments to serve; see --help.
+//
+// server.go holds main and the command table; each command lives in the
+// file named for it (cmd_serve.go, cmd_migrate.go, …), the table's
+// machinery (parsing, --help, exit statuses) in cli.go.
 package main
 
 import (
 	"context"
-	"crypto/tls"
-	"errors"
 	"flag"
-	"fmt"
 	"io"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
-	"os/signal"
-	"runtime/debug"
-	"strings"
-	"syscall"
-	"text/tabwriter"
-	"time"
-
-	"github.com/keycard/keycard/app"
-	"github.com/keycard/keycard/auth"
-	"github.com/keycard/keycard/config"
-	"github.com/keycard/keycard/store"
 )
 
-// version is set at build time with -ldflags "-X main.version=…"; otherwise
-// the module version or VCS revision is reported.
-var version = ""
-
 func main() {
-	tuneGC(os.LookupEnv)
-	os.Exit(run(os.Args[1:], os.LookupEnv, os.Stdout, os.Stderr))
+	tuneGC(os.LookupEnv, os.DirFS("/"))
+	os.Exit(run(os.Args[1:], os.LookupEnv, os.Environ, os.Stdout, os.Stderr))
 }
 
-// tuneGC trades a little memory for a lot of CPU, unless GOGC or GOMEMLIMIT
-// say otherwise: keycard's live heap is small and nearly all its garbage is
-// per request, so collecting at 4× the live heap instead of 2× cuts GC work
-// (measured: +25–40% requests/s, see BENCHMARKS.md). The soft limit keeps
-// the heap bounded all the same; the GC works harder only near it.
-func tuneGC(lookupEnv func(string) (string, bool)) {
-	if _, set := lookupEnv("GOGC"); !set {
-		debug.SetGCPercent(400)
-	}
-	if _, set := lookupEnv("GOMEMLIMIT"); !set {
-		debug.SetMemoryLimit(768 << 20)
-	}
+// run runs the command line args against the environment given by
+// lookupEnv and environ (os.LookupEnv, os.Environ) and returns the exit
+// status: 0 done, 1 failed, 2 bad command line or configuration.
+func run(args []string, lookupEnv func(string) (string, bool), environ func() []string, stdout, stderr io.Writer) int {
+	inv := &invocation{lookupEnv: lookupEnv, environ: environ, stdout: stdout, stderr: stderr}
+	return inv.exitStatus(inv.dispatch(context.Background(), root(), "keycard", args))
 }
 
-func run(args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) int {
-	cmd := "serve"
-	if len(args) > 0 {
-		cmd, args = args[0], args[1:]
-	}
-	switch cmd {
-	case "serve":
-		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
-			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-			defer stop()
-			return serve(ctx, cfg, log, nil)
-		})
-	case "migrate":
-		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
-			return migrate(cfg, args, stdout)
-		})
-	case "users":
-		return withConfig(lookupEnv, stderr, func(cfg config.Config, log *slog.Logger) error {
-			return users(cfg, log, args, stdout)
-		})
-	case "keys":
-		if err := keys(args, stdout, stderr); err != nil {
-			fmt.Fprintf(stderr, "keycard: %v\n", err)
-			return 2
-		}
-		return 0
-	case "version", "--version", "-version":
-		fmt.Fprintln(stdout, "keycard", buildVersion())
-		return 0
-	case "help", "--help", "-help", "-h":
-		usage(stdout)
-		return 0
-	default:
-		fmt.Fprintf(stderr, "keycard: unknown command %q\n\n", cmd)
-		usage(stderr)
-		return 2
-	}
-}
-
-func usage(w io.Writer) {
-	fmt.Fprint(w, `keycard: a GraphQL authentication API.
-
-Usage:
-  keycard [serve]                  start the server (the default)
-  keycard migrate status|up|down   show, apply, or revert one database migration
-  keycard users grant-role USERNAME ROLE
-                                   give a user a role (e.g. the first admin)
-  keycard users revoke-role USERNAME ROLE
-                                   take a role away
-  keycard keys generate --alg EdDSA|ES256|RS256
-                                   print a new private signing key (PEM)
-  keycard version                  print the version
-  keycard help                     this text
-
-Configuration is read from the environment:
-`)
-	tw := tabwriter.NewWriter(w, 2, 8, 2, ' ', 0)
-	for _, v := range config.Vars() {
-		def := v.Default
-		if def == "" {
-			def = "-"
-		}
-		fmt.Fprintf(tw, "  %s\t%s\t%s\n", v.Name, def, v.Help)
-	}
-	tw.Flush()
-}
-
-func buildVersion() string {
-	if version != "" {
-		return version
-	}
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "unknown"
-	}
-	if info.Main.Version != "" && info.Main.Version != "(devel)" {
-		return info.Main.Version
-	}
-	for _, s := range info.Settings {
-		if s.Key == "vcs.revision" {
-			return "devel-" + s.Value
-		}
-	}
-	return "devel"
-}
-
-// withConfig loads the configuration and a logger, runs fn, and turns its
-// error into an exit status with a message a person can act on.
-func withConfig(lookupEnv func(string) (string, bool), stderr io.Writer, fn func(config.Config, *slog.Logger) error) int {
-	cfg, err := config.LoadEnv(lookupEnv)
-	if err != nil {
-		fmt.Fprintf(stderr, "keycard: invalid configuration:\n  %s\n", strings.ReplaceAll(err.Error(), "\n", "\n  "))
-		return 2
-	}
-	log := newLogger(cfg, stderr)
-	if err := fn(cfg, log); err != nil {
-		fmt.Fprintf(stderr, "keycard: %v\n", err)
-		return 1
-	}
-	return 0
-}
-
-func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	_ = level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-// serve runs the HTTP server until ctx ends (SIGINT or SIGTERM), then lets
-// in-flight requests finish before closing the database. ready, if set, is
-// told the listening address once requests are served.
-func serve(ctx context.Context, cfg config.Config, log *slog.Logger, ready func(addr string)) error {
-	startCtx, cancel := context.WithTimeout(ctx, time.Minute)
-	keycard, err := app.New(startCtx, cfg, app.Options{Logger: log})
-	cancel()
-	if err != nil {
-		return err
-	}
-	defer keycard.Close()
-
-	listener, err := net.Listen("tcp", cfg.Addr)
-	if err != nil {
-		return err
-	}
-	srv := &http.Server{
-		Handler:           keycard.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
-		ReadTimeout:       30 * time.Second,
-		WriteTimeout:      60 * time.Second,
-		IdleTimeout:       120 * time.Second,
-		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
-	}
-	scheme := "http"
-	if cfg.TLSCert != "" {
-		// Loaded now so a bad pair fails the start, not the first handshake.
-		cert, err := tls.LoadX509KeyPair(cfg.TLSCert, cfg.TLSKey)
-		if err != nil {
-			return fmt.Errorf("KEYCARD_TLS_CERT/KEYCARD_TLS_KEY: %w", err)
-		}
-		srv.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12, Certificates: []tls.Certificate{cert}}
-		scheme = "https"
-	}
-	if cfg.MetricsAddr != "" {
-		// Metrics are auxiliary: a taken port (a second instance on the
-		// host, Prometheus itself on its default 9090) is reported, and
-		// authentication is served all the same.
-		if metricsListener, err := net.Listen("tcp", cfg.MetricsAddr); err != nil {
-			log.Error("metrics not served: cannot listen on KEYCARD_METRICS_ADDR; set another address, or empty to disable",
-				"addr", cfg.MetricsAddr, "err", err)
-		} else {
-			mux := http.NewServeMux()
-			mux.Handle("GET /metrics", keycard.MetricsHandler())
-			metricsSrv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
-			go func() { _ = metricsSrv.Serve(metricsListener) }()
-			defer metricsSrv.Close()
-			log.Info("metrics listening", "addr", metricsListener.Addr().String(), "path", "/metrics")
-		}
-	}
-	served := make(chan error, 1)
-	go func() {
-		if scheme == "https" {
-			served <- srv.ServeTLS(listener, "", "")
-			return
-		}
-		served <- srv.Serve(listener)
-	}()
-	log.Info("keycard listening", "addr", listener.Addr().String(), "scheme", scheme, "mode", cfg.Mode, "database", store.Redact(cfg.DatabaseURL), "version", buildVersion())
-	if ready != nil {
-		ready(listener.Addr().String())
-	}
-
-	select {
-	case err := <-served:
-		return err
-	case <-ctx.Done():
-	}
-	log.Info("shutting down; waiting for in-flight requests", "timeout", cfg.ShutdownTimeout)
-	shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
-	defer cancel()
-	if err := srv.Shutdown(shutdownCtx); err != nil {
-		return fmt.Errorf("shutdown: %w", err)
-	}
-	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
-		return err
-	}
-	log.Info("stopped")
-	return nil
-}
-
-// migrate runs `keycard migrate status|up|down`.
-func migrate(cfg config.Config, args []string, stdout io.Writer) error {
-	if len(args) != 1 {
-		return errors.New("usage: keycard migrate status|up|down")
-	}
-	ctx := context.Background()
-	db, err := store.Open(ctx, cfg.DatabaseURL, time.Now)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	migrator, err := db.Migrator(nil)
-	if err != nil {
-		return err
-	}
-	switch args[0] {
-	case "status":
-		statuses, err := migrator.Status(ctx)
-		if err != nil {
-			return err
-		}
-		tw := tabwriter.NewWriter(stdout, 2, 8, 2, ' ', 0)
-		fmt.Fprintln(tw, "VERSION\tSTATE\tAPPLIED AT\tFILE")
-		for _, s := range statuses {
-			applied := "-"
-			if !s.AppliedAt.IsZero() {
-				applied = s.AppliedAt.UTC().Format(time.RFC3339)
+// root is keycard's command table. Without a command, keycard serves.
+func root() *command {
+	return &command{
+		name:      "keycard",
+		summary:   "a GraphQL authentication API",
+		variables: true,
+		setup: func(fs *flag.FlagSet) action {
+			var version bool
+			fs.BoolVar(&version, "v", false, "print the version and exit")
+			fs.BoolVar(&version, "version", false, "print the version and exit")
+			return func(ctx context.Context, inv *invocation, args []string) error {
+				if version {
+					if len(args) > 0 {
+						return usagef("--version takes no command")
+					}
+					printVersion(inv.stdout)
+					return nil
+				}
+				return serve(ctx, inv)
 			}
-			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\n", s.Source.Version, s.State, applied, s.Source.Path)
-		}
-		return tw.Flush()
-	case "up":
-		results, err := migrator.Up(ctx)
-		if err != nil {
-			return err
-		}
-		if len(results) == 0 {
-			fmt.Fprintln(stdout, "no pending migrations")
-		}
-		for _, r := range results {
-			fmt.Fprintf(stdout, "applied %d %s (%s)\n", r.Source.Version, r.Source.Path, r.Duration.Round(time.Millisecond))
-		}
-		return nil
-	case "down":
-		r, err := migrator.Down(ctx)
-		if err != nil {
-			return err
-		}
-		fmt.Fprintf(stdout, "reverted %d %s (%s)\n", r.Source.Version, r.Source.Path, r.Duration.Round(time.Millisecond))
-		return nil
-	default:
-		return fmt.Errorf("unknown migrate command %q: use status, up or down", args[0])
+		},
+		subcommands: []*command{
+			serveCommand(),
+			migrateCommand(),
+			usersCommand(),
+			keysCommand(),
+			healthcheckCommand(),
+			versionCommand(),
+			helpCommand(),
+		},
 	}
 }
 
-// users runs `keycard users grant-role|revoke-role USERNAME ROLE` against
-// the configured database; a running server picks the change up within one
-// revocation sync.
-func users(cfg config.Config, log *slog.Logger, args []string, stdout io.Writer) error {
-	if len(args) != 3 || (args[0] != "grant-role" && args[0] != "revoke-role") {
-		return errors.New("usage: keycard users grant-role|revoke-role USERNAME ROLE")
+// helpCommand prints the usage of keycard or of the command named.
+func helpCommand() *command {
+	return &command{
+		name:    "help",
+		args:    []string{"COMMAND..."},
+		summary: "show the help of keycard or of a command",
+		setup: func(fs *flag.FlagSet) action {
+			return func(ctx context.Context, inv *invocation, args []string) error {
+				cmd, path := root(), "keycard"
+				for _, name := range args {
+					sub := cmd.find(name)
+					if sub == nil {
+						return usagef("unknown command %q for %s", name, path)
+					}
+					cmd, path = sub, path+" "+name
+				}
+				printUsage(inv.stdout, cmd, path)
+				return nil
+			}
+		},
 	}
-	ctx := context.Background()
-	keycard, err := app.New(ctx, cfg, app.Options{Logger: log, NoBackground: true})
-	if err != nil {
-		return err
-	}
-	defer keycard.Close()
-	change := keycard.Service().GrantRole
-	if args[0] == "revoke-role" {
-		change = keycard.Service().RevokeRole
-	}
-	user, err := change(ctx, args[1], args[2])
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "%s (%s) now has roles: %s\n", user.Username, user.ID, strings.Join(user.Roles, " "))
-	if args[0] == "grant-role" {
-		fmt.Fprintln(stdout, "The role is in the user's access tokens from their next login or refresh.")
-	}
-	return nil
-}
-
-// keys runs `keycard keys generate --alg ALG`: a new private key as PEM on
-// stdout, for KEYCARD_JWT_KEY_FILE. It needs no configuration.
-func keys(args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 || args[0] != "generate" {
-		return errors.New("usage: keycard keys generate --alg EdDSA|ES256|RS256")
-	}
-	fs := flag.NewFlagSet("keycard keys generate", flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	alg := fs.String("alg", "EdDSA", "EdDSA, ES256 or RS256")
-	if err := fs.Parse(args[1:]); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		// "keys generate ES256" must not quietly print an EdDSA key.
-		return fmt.Errorf("unexpected argument %q: use --alg %s", fs.Arg(0), fs.Arg(0))
-	}
-	pem, err := auth.GenerateKey(*alg)
-	if err != nil {
-		return err
-	}
-	_, err = stdout.Write(pem)
-	return err
 }

@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/metrics"
 	"github.com/keycard/keycard/ratelimit"
+	"github.com/keycard/keycard/requestlog"
 	"github.com/keycard/keycard/store"
 )
 
@@ -39,19 +41,26 @@ type Options struct {
 	// NoBackground leaves the background work (revocation sync, audit
 	// writer, janitor) unstarted, for one-shot commands.
 	NoBackground bool
+	// Build is what the binary knows about its build, for the
+	// keycard_build_info metric.
+	Build metrics.BuildInfo
 }
 
 // App is a running keycard.
 type App struct {
-	cfg         config.Config
-	log         *slog.Logger
-	db          *store.DB
-	store       *store.Store
-	service     *auth.Service
-	tokens      *auth.Tokens
-	revocations *auth.Revocations
-	metrics     *metrics.Metrics
-	handler     http.Handler
+	cfg     config.Config
+	log     *slog.Logger
+	db      *store.DB
+	store   *store.Store
+	service *auth.Service
+	tokens  *auth.Tokens
+	signer  auth.SigningKey
+	// generatedKey is set when the signing key is development's, made and
+	// kept in the database rather than configured.
+	generatedKey bool
+	revocations  *auth.Revocations
+	metrics      *metrics.Metrics
+	handler      http.Handler
 
 	stopBackground context.CancelFunc
 	background     sync.WaitGroup
@@ -65,8 +74,8 @@ type App struct {
 // the database signs with the same key.
 const devSecretSetting = "jwt_secret_development"
 
-// New opens the database, applies pending migrations and starts keycard's
-// background work. Close releases it all.
+// New opens the database, migrates it as cfg.Migrate says and starts
+// keycard's background work. Close releases it all.
 func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -74,16 +83,25 @@ func New(ctx context.Context, cfg config.Config, opts Options) (*App, error) {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	log := opts.Logger
+	// Every line logged with a request's context carries its request id,
+	// trace id, and the user and session once known.
+	log := slog.New(requestlog.NewHandler(opts.Logger.Handler()))
 	// Checked before anything is opened: a typo in an override must stop
-	// the start, not loosen a limit.
-	limits, err := rateLimits(cfg)
-	if err != nil {
+	// the start, not loosen a limit. server.go reports these with the
+	// configuration's own errors; this is for every other caller.
+	if err := CheckConfig(cfg); err != nil {
 		return nil, err
 	}
-	db, err := store.Open(ctx, cfg.DatabaseURL, opts.Now)
+	limits, _ := rateLimits(cfg)
+	open := store.Open
+	if cfg.Migrate != config.MigrateAuto {
+		// The schema is someone else's job: create no database, and fail
+		// on a missing one rather than serve an empty one.
+		open = store.OpenExisting
+	}
+	db, err := open(ctx, cfg.DatabaseURL, opts.Now)
 	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
+		return nil, err
 	}
 	if opts.ObserveQueries != nil {
 		db.Observe(opts.ObserveQueries)
@@ -112,21 +130,14 @@ func (a *App) goBackground(fn func()) {
 }
 
 func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) error {
-	migrator, err := a.db.Migrator(nil)
-	if err != nil {
+	if err := a.migrate(ctx); err != nil {
 		return err
-	}
-	applied, err := migrator.Up(ctx)
-	if err != nil {
-		return fmt.Errorf("apply migrations: %w", err)
-	}
-	for _, m := range applied {
-		a.log.Info("migration applied", "version", m.Source.Version, "file", m.Source.Path)
 	}
 	signer, verifiers, err := a.signingKeys(ctx)
 	if err != nil {
 		return err
 	}
+	a.signer = signer
 	tokens, err := auth.NewTokens(auth.TokenConfig{
 		Issuer:    a.cfg.Issuer,
 		Audience:  a.cfg.Audience,
@@ -160,7 +171,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	if a.db.ReadSQL != a.db.SQL {
 		pools["keycard_read"] = a.db.ReadSQL
 	}
-	a.metrics = metrics.New(pools)
+	a.metrics = metrics.New(pools, opts.Build)
 	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, users, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
@@ -175,12 +186,55 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	if err != nil {
 		return err
 	}
-	a.metrics.WatchService(a.service.Stats)
+	a.metrics.WatchService(a.service.Stats, a.cfg.RevocationMaxStaleness)
 	if err := a.revocations.Sync(ctx, a.store); err != nil {
 		return fmt.Errorf("load revocations: %w", err)
 	}
 	a.handler = a.routes()
 	return nil
+}
+
+// migrate does what KEYCARD_MIGRATE says: apply pending migrations (auto),
+// refuse to start while some are pending (check), or nothing (off).
+func (a *App) migrate(ctx context.Context) error {
+	if a.cfg.Migrate == config.MigrateOff {
+		return nil
+	}
+	migrator, err := a.db.Migrator(nil)
+	if err != nil {
+		return err
+	}
+	if a.cfg.Migrate == config.MigrateCheck {
+		pending, err := migrator.Pending(ctx)
+		if err != nil {
+			return err
+		}
+		if len(pending) > 0 {
+			names := make([]string, len(pending))
+			for i, p := range pending {
+				names[i] = p.Path
+			}
+			return fmt.Errorf("KEYCARD_MIGRATE=check: %d migration(s) pending (%s); run keycard migrate up with a user allowed to change the schema, then start again", len(pending), strings.Join(names, ", "))
+		}
+		return nil
+	}
+	applied, err := migrator.Up(ctx)
+	if err != nil {
+		return fmt.Errorf("apply migrations: %w", err)
+	}
+	for _, m := range applied {
+		a.log.Info("migration applied", "version", m.Source.Version, "file", m.Source.Path)
+	}
+	return nil
+}
+
+// CheckConfig reports what config.LoadEnv cannot know is wrong: names
+// that only auth knows (rate-limit operations and dimensions) and the
+// database URL's syntax. Nothing is opened, so a caller can report these
+// together with the configuration's own errors before starting anything.
+func CheckConfig(cfg config.Config) error {
+	_, limitsErr := rateLimits(cfg)
+	return errors.Join(limitsErr, store.CheckURL(cfg.DatabaseURL))
 }
 
 // limiter is where rate-limit buckets live: Redis when configured (shared
@@ -272,7 +326,7 @@ func (a *App) devPrivateKey(ctx context.Context, alg string) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("development signing key: %w", err)
 	}
-	a.log.Warn("development mode: using a signing key generated and stored in the database; set KEYCARD_JWT_KEY_FILE and KEYCARD_ENV=production for real deployments", "alg", alg)
+	a.generatedKey = true
 	return []byte(stored), nil
 }
 
@@ -297,8 +351,33 @@ func (a *App) signingSecret(ctx context.Context) ([]byte, error) {
 	if err != nil || len(secret) < config.MinSecretBytes {
 		return nil, errors.New("stored development signing secret is corrupt; delete the settings row " + devSecretSetting)
 	}
-	a.log.Warn("development mode: using the signing secret generated and stored in the database; set KEYCARD_JWT_SECRET and KEYCARD_ENV=production for real deployments")
+	a.generatedKey = true
 	return secret, nil
+}
+
+// Startup is what a running keycard decided from its configuration, for
+// the start-up log line.
+type Startup struct {
+	// SigningAlg and KeyID are the key that signs new tokens.
+	SigningAlg, KeyID string
+	// GeneratedKey is set when that key is development's, generated and
+	// kept in the database: fine on a laptop, never for real deployments.
+	GeneratedKey bool
+	// RateLimits is where rate-limit buckets live: memory, redis (with
+	// the URL, password masked), or off.
+	RateLimits string
+}
+
+// Startup describes the running keycard.
+func (a *App) Startup() Startup {
+	limits := "memory"
+	switch {
+	case a.cfg.RateLimitsOff:
+		limits = "off"
+	case a.cfg.RedisURL != "":
+		limits = "redis " + store.Redact(a.cfg.RedisURL)
+	}
+	return Startup{SigningAlg: a.signer.Method.Alg(), KeyID: a.signer.ID, GeneratedKey: a.generatedKey, RateLimits: limits}
 }
 
 // Handler is keycard's HTTP interface.

@@ -37,7 +37,7 @@ func (a *App) routes() http.Handler {
 		Logger: a.log,
 	})
 	mux := http.NewServeMux()
-	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.service.Authenticate)(gql))))
+	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.authenticate)(gql))))
 	if a.cfg.Playground {
 		// Off in production unless asked for: a page that invites pasting
 		// tokens has no place on a production origin by default.
@@ -58,6 +58,16 @@ func (a *App) routes() http.Handler {
 	mux.Handle("/oauth/", deadline(oauthMux))
 	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
 	return requestlog.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+}
+
+// authenticate is the service's token check that also tells the request
+// log whose request it is.
+func (a *App) authenticate(ctx context.Context, header string) (*auth.Claims, error) {
+	claims, err := a.service.Authenticate(ctx, header)
+	if err == nil {
+		requestlog.NoteUser(ctx, claims.UserID(), claims.SessionID)
+	}
+	return claims, err
 }
 
 // securityHeaders are the standard defensive headers for an API; the
@@ -292,8 +302,10 @@ func (s *statusRecorder) Write(b []byte) (int, error) {
 
 // accessLog writes one line per request, with what the handler noted
 // (operation, code), and feeds the request metrics. Only method, path,
-// status and timing besides: never headers, query strings or bodies, which
-// carry tokens and passwords. Health probes log at debug level.
+// status and timing besides (and the ids requestlog.NewHandler adds:
+// request, trace, user, session): never headers, query strings or bodies,
+// which carry tokens and passwords. The duration is in seconds, a number,
+// as log pipelines and Prometheus expect. Health probes log at debug level.
 func (a *App) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -310,13 +322,12 @@ func (a *App) accessLog(next http.Handler) http.Handler {
 			level = slog.LevelDebug
 		}
 		a.log.LogAttrs(ctx, level, "request",
-			slog.String("request_id", requestlog.ID(ctx)),
 			slog.String("method", r.Method),
 			slog.String("path", r.URL.Path),
 			slog.Int("status", rec.status),
 			slog.String("operation", outcome.Operation),
 			slog.String("code", outcome.Code),
-			slog.Duration("duration", elapsed),
+			slog.Float64("duration_s", elapsed.Seconds()),
 		)
 		if a.metrics != nil {
 			a.metrics.Request(outcome.Operation, outcome.Code, elapsed)

@@ -466,13 +466,13 @@ func TestProductionRequiresKeyFileForAsymmetricAlgorithms(t *testing.T) {
 				"KEYCARD_DATABASE_URL": storetest.SQLiteURL(t),
 			}
 			lookupEnv := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
-			if _, err := config.LoadEnv(lookupEnv); err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_KEY_FILE") {
+			if _, err := config.LoadEnv(lookupEnv, nil); err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_KEY_FILE") {
 				t.Errorf("config.LoadEnv without a key file: %v, want an error naming KEYCARD_JWT_KEY_FILE", err)
 			}
 
 			// app.New checks again, for a Config built some other way.
 			env["KEYCARD_ENV"] = "development"
-			cfg, err := config.LoadEnv(lookupEnv)
+			cfg, err := config.LoadEnv(lookupEnv, nil)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -489,7 +489,7 @@ func TestProductionRequiresKeyFileForAsymmetricAlgorithms(t *testing.T) {
 			// Control: with a key file, production starts.
 			env["KEYCARD_ENV"] = "production"
 			env["KEYCARD_JWT_KEY_FILE"] = writeKeyFile(t, "signing.pem", keyPEM(t, alg, 0))
-			if cfg, err = config.LoadEnv(lookupEnv); err != nil {
+			if cfg, err = config.LoadEnv(lookupEnv, nil); err != nil {
 				t.Fatalf("config.LoadEnv with a key file: %v", err)
 			}
 			if a, err = app.New(context.Background(), cfg, app.Options{NoBackground: true, PasswordParams: &cheapArgon2}); err != nil {
@@ -541,7 +541,7 @@ func TestStartRefusesUnusableKeyConfiguration(t *testing.T) {
 			for k, v := range tt.env {
 				env[k] = v
 			}
-			cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+			cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok }, nil)
 			if err == nil {
 				var a *app.App
 				a, err = app.New(context.Background(), cfg, app.Options{NoBackground: true, PasswordParams: &cheapArgon2})

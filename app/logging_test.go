@@ -3,7 +3,11 @@ package app_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net/http"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -90,4 +94,99 @@ func TestLogsNeverContainSecrets(t *testing.T) {
 			}
 		}
 	})
+}
+
+// requestLines are the access-log lines of logs (JSON), by request id.
+func requestLines(t *testing.T, logs string) map[string]map[string]any {
+	t.Helper()
+	lines := map[string]map[string]any{}
+	for _, l := range strings.Split(strings.TrimSpace(logs), "\n") {
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(l), &entry); err != nil {
+			t.Fatalf("not JSON: %s", l)
+		}
+		if entry["msg"] == "request" {
+			lines[entry["request_id"].(string)] = entry
+		}
+	}
+	return lines
+}
+
+// Log lines say whose request it was (ids, never tokens) and which trace
+// it belongs to; a caller's W3C traceparent is continued, and the answer
+// names this server's span so the caller's trace links to it.
+func TestLogsCarryTraceUserAndSession(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	s := startSQLite(t, withLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	reg := s.register(t, "traced", "open-sesame-42")
+	claims := claimsOf(t, reg.AccessToken)
+
+	const callerTrace = "4bf92f3577b34da6a3ce929d0e0e4736"
+	traceparent := "00-" + callerTrace + "-00f067aa0ba902b7-01"
+	resp := s.do(t, request{Query: meQuery, token: reg.AccessToken, header: http.Header{
+		"X-Request-Id": {"traced-me"}, "Traceparent": {traceparent},
+	}})
+	expectOK(t, resp)
+	answered := regexp.MustCompile(`^00-` + callerTrace + `-([0-9a-f]{16})-01$`).FindStringSubmatch(resp.Header.Get("Traceparent"))
+	if answered == nil || answered[1] == "00f067aa0ba902b7" {
+		t.Errorf("traceparent answered %q, want the caller's trace with a span of ours", resp.Header.Get("Traceparent"))
+	}
+	login := s.do(t, request{Query: loginMutation, Variables: map[string]any{"input": map[string]any{"username": "traced", "password": "open-sesame-42"}},
+		header: http.Header{"X-Request-Id": {"traced-login"}}})
+	expectOK(t, login)
+	var signedIn authPayload
+	login.into(t, "login", &signedIn)
+	// Malformed trace contexts are not copied into logs: a new trace.
+	for i, bad := range []string{"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01", "00-00000000000000000000000000000000-00f067aa0ba902b7-01", "ff-" + callerTrace + "-00f067aa0ba902b7-01", "00-" + callerTrace + "-00f067aa0ba902b7-01-forged"} {
+		resp := s.do(t, request{Query: `{ __typename }`, header: http.Header{"X-Request-Id": {fmt.Sprintf("bad-trace-%d", i)}, "Traceparent": {bad}}})
+		if tp := resp.Header.Get("Traceparent"); strings.Contains(strings.ToLower(tp), callerTrace) || strings.Contains(tp, "0000000000000000") || len(tp) != 55 {
+			t.Errorf("traceparent %q answered %q, want a new trace", bad, tp)
+		}
+	}
+	s.stop()
+
+	lines := requestLines(t, logs.String())
+	me := lines["traced-me"]
+	if me["trace_id"] != callerTrace || me["user_id"] != reg.User.ID || me["session_id"] != claims["sid"] {
+		t.Errorf("me's log line: %v, want trace %s, user %s, session %v", me, callerTrace, reg.User.ID, claims["sid"])
+	}
+	signedInClaims := claimsOf(t, signedIn.AccessToken)
+	if l := lines["traced-login"]; l["user_id"] != reg.User.ID || l["session_id"] != signedInClaims["sid"] || l["trace_id"] == "" || l["trace_id"] == nil {
+		t.Errorf("login's log line: %v, want the signed-in user and new session", l)
+	}
+	for i := range 4 {
+		if l := lines[fmt.Sprintf("bad-trace-%d", i)]; l == nil || l["trace_id"] == callerTrace || l["user_id"] != nil {
+			t.Errorf("bad trace %d: %v", i, l)
+		}
+	}
+	for _, secret := range []string{reg.AccessToken, reg.refresh(), signedIn.AccessToken, signedIn.refresh()} {
+		if strings.Contains(logs.String(), secret) {
+			t.Fatal("logs contain a token")
+		}
+	}
+}
+
+// Lines that the service logs during a request carry its ids too.
+func TestServiceLogLinesCarryTheRequestsIDs(t *testing.T) {
+	t.Parallel()
+	logs := &logBuffer{}
+	s := startSQLite(t, withLogger(slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelInfo}))))
+	reg := s.register(t, "revoked", "open-sesame-42")
+	expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
+	expectCode(t, s.do(t, request{Query: meQuery, token: reg.AccessToken, header: http.Header{"X-Request-Id": {"after-logout"}}}), "UNAUTHENTICATED")
+	s.stop()
+	for _, l := range strings.Split(logs.String(), "\n") {
+		if strings.Contains(l, "revoked access token used") {
+			var entry map[string]any
+			if err := json.Unmarshal([]byte(l), &entry); err != nil {
+				t.Fatal(err)
+			}
+			if entry["request_id"] != "after-logout" || entry["trace_id"] == nil {
+				t.Errorf("service line without the request's ids: %s", l)
+			}
+			return
+		}
+	}
+	t.Fatalf("no warning logged:\n%s", logs.String())
 }

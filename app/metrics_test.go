@@ -6,8 +6,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/keycard/keycard/metrics"
 )
 
 func (s *server) scrape(t testing.TB) string {
@@ -74,7 +78,41 @@ func TestOneLogLinePerRequest(t *testing.T) {
 		}
 	}
 	if line == nil || line["operation"] != "me" || line["code"] != "UNAUTHENTICATED" || line["level"] != "INFO" ||
-		line["method"] != "POST" || line["path"] != "/graphql" || line["duration"] == nil {
+		line["method"] != "POST" || line["path"] != "/graphql" {
 		t.Fatalf("request log line: %v\n%s", line, logs.String())
+	}
+	// Seconds, as a JSON number: what log pipelines sum and compare.
+	if d, ok := line["duration_s"].(float64); !ok || d <= 0 || d > 10 || line["duration"] != nil {
+		t.Errorf("duration_s %v (%T), want seconds as a number", line["duration_s"], line["duration_s"])
+	}
+}
+
+func TestBuildInfoMetric(t *testing.T) {
+	t.Parallel()
+	s := startSQLite(t, withBuild(metrics.BuildInfo{Version: "1.2.3", Commit: "0123abc", GoVersion: runtime.Version()}))
+	want := `keycard_build_info{commit="0123abc",goversion="` + runtime.Version() + `",version="1.2.3"} 1`
+	if out := s.scrape(t); !strings.Contains(out, want) {
+		t.Errorf("metrics lack %s", want)
+	}
+}
+
+// The fail-closed gate of the revocation sync, visible before it trips:
+// the copy's age against the bound at which token checks refuse.
+func TestRevocationSyncGauges(t *testing.T) {
+	t.Parallel()
+	// Syncs far apart, so that only the test's clock ages the copy.
+	s := startSQLite(t, withEnv("KEYCARD_REVOCATION_SYNC_INTERVAL", "1h"), withEnv("KEYCARD_REVOCATION_MAX_STALENESS", "2h"))
+	reg := s.register(t, "gauged", "open-sesame-42")
+	expectOK(t, s.gql(t, reg.AccessToken, logoutMutation, nil))
+	s.clock.Advance(90 * time.Second)
+	out := s.scrape(t)
+	for _, want := range []string{
+		"keycard_revocation_sync_age_seconds 90\n",
+		"keycard_revocation_max_staleness_seconds 7200\n",
+		"keycard_revocation_list_entries 1\n",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("metrics lack %q", want)
+		}
 	}
 }

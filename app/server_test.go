@@ -18,6 +18,7 @@ import (
 	"github.com/keycard/keycard/app"
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
+	"github.com/keycard/keycard/metrics"
 	"github.com/keycard/keycard/store/storetest"
 )
 
@@ -61,6 +62,8 @@ type server struct {
 	observe func(ctx context.Context, statement string)
 	// logger receives keycard's logs (discarded when nil).
 	logger *slog.Logger
+	// build is the build the server reports.
+	build metrics.BuildInfo
 }
 
 // serverOption adjusts how a test server starts.
@@ -69,6 +72,11 @@ type serverOption func(s *server)
 // withEnv sets one environment variable of the server.
 func withEnv(name, value string) serverOption {
 	return func(s *server) { s.env[name] = value }
+}
+
+// withBuild sets the build the server reports in its metrics.
+func withBuild(b metrics.BuildInfo) serverOption {
+	return func(s *server) { s.build = b }
 }
 
 // withLogger sends the server's logs to logger.
@@ -101,11 +109,11 @@ func startServerWith(t testing.TB, dbURL string, observe func(ctx context.Contex
 
 func (s *server) start() {
 	s.t.Helper()
-	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := s.env[name]; return v, ok })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := s.env[name]; return v, ok }, nil)
 	if err != nil {
 		s.t.Fatalf("config: %v", err)
 	}
-	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params, ObserveQueries: s.observe, Logger: s.logger})
+	a, err := app.New(context.Background(), cfg, app.Options{Now: s.clock.Now, PasswordParams: &s.params, ObserveQueries: s.observe, Logger: s.logger, Build: s.build})
 	if err != nil {
 		s.t.Fatalf("start keycard: %v", err)
 	}

@@ -1,5 +1,7 @@
 package auth
 
+import "time"
+
 // Observer is told about events worth counting (metrics) as they happen;
 // Stats are the counters read on demand. Implementations
 // must be cheap and safe for concurrent use.
@@ -30,6 +32,10 @@ type Stats struct {
 	PasswordQueue  int64
 	// RevokedEntries is the size of the in-memory revocation list.
 	RevokedEntries int
+	// RevocationSyncAge is how long ago the last successful revocation
+	// sync started (by the service's clock); past the staleness bound
+	// token checks fail closed. Negative before the first sync.
+	RevocationSyncAge time.Duration
 	// AuditDropped counts background audit events that could not be
 	// written.
 	AuditDropped int64
@@ -38,9 +44,10 @@ type Stats struct {
 // Stats reports the service's counters.
 func (s *Service) Stats() Stats {
 	return Stats{
-		PasswordHashes: s.passwords.Computed(),
-		PasswordQueue:  s.passwords.Waiting(),
-		RevokedEntries: s.revocations.Len(),
-		AuditDropped:   s.background.dropped.Load(),
+		PasswordHashes:    s.passwords.Computed(),
+		PasswordQueue:     s.passwords.Waiting(),
+		RevokedEntries:    s.revocations.Len(),
+		RevocationSyncAge: s.revocations.SyncAge(),
+		AuditDropped:      s.background.dropped.Load(),
 	}
 }

@@ -81,6 +81,16 @@ func (r *Revocations) Add(subject string, expiresAt time.Time) {
 // Len is the number of entries held.
 func (r *Revocations) Len() int { return int(r.size.Load()) }
 
+// SyncAge is how old the copy is: the time since the last successful sync
+// started, or -1 before the first one.
+func (r *Revocations) SyncAge() time.Duration {
+	last := r.lastSync.Load()
+	if last == 0 {
+		return -1
+	}
+	return r.now().Sub(time.Unix(0, last))
+}
+
 // Check fails if the token was revoked, by its jti or its session, or if
 // revocation state is too stale to tell.
 func (r *Revocations) Check(c *Claims) error {

@@ -6,9 +6,10 @@
 //
 // The parsing is written by hand rather than with caarlos0/env for two
 // reasons. The environment is injected: LoadEnv reads through a lookup
-// function (os.LookupEnv in main, a map in tests), so tests never touch the
-// process environment and still tell an unset variable from an empty one.
-// And every problem is reported at once, syntax and cross-setting rules
+// function and a listing of the names (os.LookupEnv and os.Environ in main,
+// a map in tests), so tests never touch the process environment and still
+// tell an unset variable from an empty one. And every problem is reported
+// at once, syntax and cross-setting rules
 // alike (a refresh TTL shorter than the access TTL, production without a
 // key), each saying how to fix it: a library would aggregate only its own
 // parse errors and leave the rules, and their wording, to a second pass.
@@ -17,6 +18,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"strconv"
 	"strings"
@@ -31,6 +33,23 @@ const (
 	Production  Mode = "production"
 )
 
+// Migrate says what start-up does about the database schema.
+type Migrate string
+
+const (
+	// MigrateAuto creates a missing database and applies pending
+	// migrations: one command from nothing to serving.
+	MigrateAuto Migrate = "auto"
+	// MigrateOff touches neither: the schema is a separate job's
+	// (keycard migrate up with an administrator's URL), and keycard runs
+	// with a user that may only read and write rows.
+	MigrateOff Migrate = "off"
+	// MigrateCheck is MigrateOff that refuses to start while migrations
+	// are pending, so a rollout that forgot the migration job fails at
+	// once rather than at the first query of a new column.
+	MigrateCheck Migrate = "check"
+)
+
 // MinSecretBytes is the shortest HMAC secret accepted: HS256 keys shorter
 // than the hash output weaken it (RFC 7518 §3.2).
 const MinSecretBytes = 32
@@ -39,7 +58,9 @@ const MinSecretBytes = 32
 type Config struct {
 	Addr        string
 	DatabaseURL string
-	JWTSecret   string
+	// Migrate is what start-up does about the schema.
+	Migrate   Migrate
+	JWTSecret string
 	// JWTAlg is the signing algorithm; JWTKeyFile the PEM private key for
 	// EdDSA, ES256 and RS256; JWTVerifyKeyFiles earlier keys that still
 	// verify.
@@ -105,6 +126,24 @@ type Config struct {
 	// PublicURL is keycard's external base URL, for absolute URLs in
 	// metadata (default: derived from each request).
 	PublicURL string
+
+	// Unknown are the KEYCARD_* variables set that keycard does not read:
+	// refused in production, warned about in development.
+	Unknown []UnknownVar
+}
+
+// UnknownVar is a KEYCARD_* variable that no setting reads, with the known
+// name nearest to it (empty when none is near), so KEYCARD_JWT_SECERT is
+// reported instead of silently leaving the secret unset.
+type UnknownVar struct {
+	Name, Suggestion string
+}
+
+func (u UnknownVar) String() string {
+	if u.Suggestion == "" {
+		return u.Name + " is not a keycard variable"
+	}
+	return u.Name + " is not a keycard variable; did you mean " + u.Suggestion + "?"
 }
 
 // RateLimit is one override of KEYCARD_RATE_LIMITS: Events per Per for an
@@ -136,14 +175,15 @@ func Vars() []Var {
 	return []Var{
 		{"KEYCARD_ADDR", ":8080", "listen address"},
 		{"KEYCARD_DATABASE_URL", "sqlite:keycard.db", "sqlite:PATH, sqlite::memory: or mysql://USER:PASSWORD@HOST:PORT/DBNAME?PARAMS"},
+		{"KEYCARD_MIGRATE", "auto", "auto: create the database and apply migrations at start-up; off: neither (a separate job runs keycard migrate up); check: as off, and refuse to start while migrations are pending"},
 		{"KEYCARD_DATABASE_TIMEOUT", "5s", "longest a database call may take before the request answers UNAVAILABLE"},
 		{"KEYCARD_JWT_SECRET", "", "HS256 signing secret, at least 32 bytes; required in production, generated and stored in the database in development"},
 		{"KEYCARD_ENV", "development", "development or production (strict checks)"},
 		{"KEYCARD_JWT_ALG", "HS256", "signing algorithm: HS256, EdDSA, ES256 or RS256"},
 		{"KEYCARD_JWT_KEY_FILE", "", "PEM private key for EdDSA/ES256/RS256 (keycard keys generate --alg EdDSA); required in production, generated and stored in the database in development"},
 		{"KEYCARD_JWT_VERIFY_KEY_FILES", "", "comma-separated PEM keys (public or private) of earlier signing keys that still verify until their tokens expire"},
-		{"KEYCARD_ACCESS_TTL", "15m", "access token lifetime (Go duration)"},
-		{"KEYCARD_REFRESH_TTL", "720h", "refresh token lifetime; each refresh starts a new one"},
+		{"KEYCARD_ACCESS_TTL", "15m", "access token lifetime (durations: s, m, h, d, e.g. 15m, 720h, 30d)"},
+		{"KEYCARD_REFRESH_TTL", "720h", "refresh token lifetime (720h = 30d); each refresh starts a new one"},
 		{"KEYCARD_ISSUER", "keycard", "iss claim of access tokens"},
 		{"KEYCARD_AUDIENCE", "keycard", "aud claim of access tokens"},
 		{"KEYCARD_TOKEN_LEEWAY", "5s", "clock skew tolerated when checking exp, nbf and iat"},
@@ -178,8 +218,11 @@ func Vars() []Var {
 
 // LoadEnv reads the configuration through lookupEnv (os.LookupEnv), which
 // tells a variable set to "" (KEYCARD_METRICS_ADDR= turns metrics off) from
-// an unset one, and validates it.
-func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
+// an unset one, and validates it. environ (os.Environ) lists the
+// environment, so that a KEYCARD_* variable no setting reads is caught: an
+// error in production, Config.Unknown in development. A nil environ skips
+// that check, for callers that build the environment themselves.
+func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Config, error) {
 	getenv := func(name string) string {
 		v, _ := lookupEnv(name)
 		return v
@@ -188,31 +231,29 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		if v := strings.TrimSpace(getenv(name)); v != "" {
 			return v
 		}
-		for _, v := range Vars() {
-			if v.Name == name {
-				return v.Default
-			}
-		}
-		return ""
+		return defaultOf(name)
 	}
 	var errs []error
+	// Each message gives the variable's default as the example, so the
+	// refresh lifetime is explained in hours (720h), not as a bare 15m.
 	duration := func(name string) time.Duration {
-		d, err := time.ParseDuration(get(name))
+		d, err := ParseDuration(get(name))
 		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as 15m", name, get(name)))
+			errs = append(errs, fmt.Errorf("%s: %q is not a positive duration such as %s (units: s, m, h, d)", name, get(name), defaultOf(name)))
 		}
 		return d
 	}
 	durationOrZero := func(name string) time.Duration {
-		d, err := time.ParseDuration(get(name))
+		d, err := ParseDuration(get(name))
 		if err != nil || d < 0 {
-			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 0s or 10s", name, get(name)))
+			errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 0s or %s (units: s, m, h, d)", name, get(name), defaultOf(name)))
 		}
 		return d
 	}
 	cfg := Config{
 		Addr:                   get("KEYCARD_ADDR"),
 		DatabaseURL:            get("KEYCARD_DATABASE_URL"),
+		Migrate:                Migrate(strings.ToLower(get("KEYCARD_MIGRATE"))),
 		JWTSecret:              getenv("KEYCARD_JWT_SECRET"),
 		Mode:                   Mode(strings.ToLower(get("KEYCARD_ENV"))),
 		AccessTTL:              duration("KEYCARD_ACCESS_TTL"),
@@ -229,6 +270,14 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		LogLevel:               strings.ToLower(get("KEYCARD_LOG_LEVEL")),
 		LogFormat:              strings.ToLower(get("KEYCARD_LOG_FORMAT")),
 		ShutdownTimeout:        duration("KEYCARD_SHUTDOWN_TIMEOUT"),
+	}
+	if err := checkAddr("KEYCARD_ADDR", cfg.Addr); err != nil {
+		errs = append(errs, err)
+	}
+	switch cfg.Migrate {
+	case MigrateAuto, MigrateOff, MigrateCheck:
+	default:
+		errs = append(errs, fmt.Errorf("KEYCARD_MIGRATE: %q is not auto, off or check", cfg.Migrate))
 	}
 	positive := func(name string) int {
 		n, err := strconv.Atoi(get(name))
@@ -270,6 +319,11 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 	cfg.MetricsAddr = "127.0.0.1:9090"
 	if v, set := lookupEnv("KEYCARD_METRICS_ADDR"); set {
 		cfg.MetricsAddr = strings.TrimSpace(v)
+	}
+	if cfg.MetricsAddr != "" {
+		if err := checkAddr("KEYCARD_METRICS_ADDR", cfg.MetricsAddr); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "https://") && !strings.HasPrefix(cfg.PublicURL, "http://") {
 		errs = append(errs, fmt.Errorf("KEYCARD_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL))
@@ -357,7 +411,66 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 	default:
 		errs = append(errs, fmt.Errorf("KEYCARD_LOG_FORMAT: %q is not text or json", cfg.LogFormat))
 	}
+	if environ != nil {
+		cfg.Unknown = unknownVars(environ())
+		if cfg.Mode == Production {
+			// A misspelt variable would start production on a default
+			// (KEYCARD_CORS_ORIGIN: no origins; KEYCARD_DB_URL: a local
+			// SQLite file), so it stops the start instead.
+			for _, u := range cfg.Unknown {
+				errs = append(errs, fmt.Errorf("%s (production refuses unknown KEYCARD_ variables)", u))
+			}
+		}
+	}
 	return cfg, errors.Join(errs...)
+}
+
+// defaultOf is the documented default of a variable, or "".
+func defaultOf(name string) string {
+	for _, v := range Vars() {
+		if v.Name == name {
+			return v.Default
+		}
+	}
+	return ""
+}
+
+// ParseDuration is time.ParseDuration that also takes whole days in front
+// ("30d", "1d12h"): lifetimes and retention are thought of in days.
+func ParseDuration(s string) (time.Duration, error) {
+	days, rest, found := strings.Cut(s, "d")
+	if !found {
+		return time.ParseDuration(s)
+	}
+	n, err := strconv.ParseUint(days, 10, 32)
+	// Past 100 years a Duration is close to overflowing; no lifetime
+	// needs it.
+	if err != nil || n > 36500 {
+		return 0, fmt.Errorf("invalid duration %q: days must be a whole number up to 36500, e.g. 30d", s)
+	}
+	d := time.Duration(n) * 24 * time.Hour
+	if rest != "" {
+		r, err := time.ParseDuration(rest)
+		if err != nil || r < 0 {
+			return 0, fmt.Errorf("invalid duration %q", s)
+		}
+		d += r
+	}
+	return d, nil
+}
+
+// checkAddr wants HOST:PORT with a numeric port (the host may be empty:
+// every interface). A bare port is the usual slip, so it gets the fix.
+func checkAddr(name, addr string) error {
+	if _, port, err := net.SplitHostPort(addr); err == nil {
+		if _, err := strconv.ParseUint(port, 10, 16); err == nil {
+			return nil
+		}
+	}
+	if _, convErr := strconv.ParseUint(addr, 10, 16); convErr == nil {
+		return fmt.Errorf("%s: %q is not HOST:PORT; to listen on port %s of every interface write :%s (or 127.0.0.1:%s for this machine only)", name, addr, addr, addr, addr)
+	}
+	return fmt.Errorf("%s: %q is not HOST:PORT, e.g. :8080 or 127.0.0.1:8080", name, addr)
 }
 
 func splitList(s string) []string {
@@ -385,7 +498,7 @@ func parseRateLimit(item string) (RateLimit, error) {
 	if err != nil || events < 0 {
 		return RateLimit{}, fmt.Errorf("%q: %q is not a count", item, count)
 	}
-	d, err := time.ParseDuration(strings.TrimSpace(per))
+	d, err := ParseDuration(strings.TrimSpace(per))
 	if err != nil || d <= 0 {
 		return RateLimit{}, fmt.Errorf("%q: %q is not a duration", item, per)
 	}

@@ -1,6 +1,10 @@
 package config
 
 import (
+	"io/fs"
+	"os"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +18,7 @@ func env(vars map[string]string) func(string) (string, bool) {
 }
 
 func TestDefaults(t *testing.T) {
-	cfg, err := LoadEnv(env(nil))
+	cfg, err := LoadEnv(env(nil), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,11 +30,11 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestProductionRequiresSecret(t *testing.T) {
-	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production"}))
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production"}), nil)
 	if err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_SECRET is required") {
 		t.Fatalf("want a clear refusal, got %v", err)
 	}
-	_, err = LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}))
+	_, err = LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}), nil)
 	if err != nil {
 		t.Fatalf("a 32-byte secret must do: %v", err)
 	}
@@ -38,7 +42,7 @@ func TestProductionRequiresSecret(t *testing.T) {
 
 func TestShortSecretIsRefusedInEveryMode(t *testing.T) {
 	for _, mode := range []string{"development", "production"} {
-		_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": mode, "KEYCARD_JWT_SECRET": strings.Repeat("s", 31)}))
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": mode, "KEYCARD_JWT_SECRET": strings.Repeat("s", 31)}), nil)
 		if err == nil || !strings.Contains(err.Error(), "at least 32 bytes") {
 			t.Fatalf("%s: want refusal of a 31-byte secret, got %v", mode, err)
 		}
@@ -50,7 +54,7 @@ func TestInvalidValuesAreReportedTogether(t *testing.T) {
 		"KEYCARD_ENV":        "staging",
 		"KEYCARD_ACCESS_TTL": "forever",
 		"KEYCARD_LOG_LEVEL":  "loud",
-	}))
+	}), nil)
 	if err == nil {
 		t.Fatal("invalid configuration accepted")
 	}
@@ -62,7 +66,7 @@ func TestInvalidValuesAreReportedTogether(t *testing.T) {
 }
 
 func TestRefreshMustOutliveAccess(t *testing.T) {
-	_, err := LoadEnv(env(map[string]string{"KEYCARD_ACCESS_TTL": "2h", "KEYCARD_REFRESH_TTL": "1h"}))
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ACCESS_TTL": "2h", "KEYCARD_REFRESH_TTL": "1h"}), nil)
 	if err == nil {
 		t.Fatal("refresh TTL shorter than access TTL accepted")
 	}
@@ -71,7 +75,7 @@ func TestRefreshMustOutliveAccess(t *testing.T) {
 // config reads the syntax of rate-limit overrides; which operations and
 // dimensions exist is auth's to say, so config passes any name on.
 func TestRateLimitsAreParsedForSyntaxOnly(t *testing.T) {
-	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "login.username=3/1m, future.thing=0/10s"}))
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "login.username=3/1m, future.thing=0/10s"}), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -84,7 +88,7 @@ func TestRateLimitsAreParsedForSyntaxOnly(t *testing.T) {
 	}
 
 	for _, bad := range []string{"login.username", "login=3/1m", ".ip=3/1m", "login.=3/1m", "login.ip=x/1m", "login.ip=-1/1m", "login.ip=3/soon", "login.ip=3/0s"} {
-		_, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": bad}))
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": bad}), nil)
 		if err == nil || !strings.Contains(err.Error(), "KEYCARD_RATE_LIMITS") || !strings.Contains(err.Error(), bad) {
 			t.Errorf("KEYCARD_RATE_LIMITS=%s: %v, want an error quoting it", bad, err)
 		}
@@ -92,7 +96,7 @@ func TestRateLimitsAreParsedForSyntaxOnly(t *testing.T) {
 }
 
 func TestRateLimitsOff(t *testing.T) {
-	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "OFF"}))
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMITS": "OFF"}), nil)
 	if err != nil || !cfg.RateLimitsOff || len(cfg.RateLimits) != 0 {
 		t.Fatalf("off: %+v, %v", cfg, err)
 	}
@@ -113,7 +117,7 @@ func TestPlaygroundIsOnInDevelopmentAndOffInProductionUnlessSet(t *testing.T) {
 		if tc.setting != "" {
 			vars["KEYCARD_PLAYGROUND"] = tc.setting
 		}
-		cfg, err := LoadEnv(env(vars))
+		cfg, err := LoadEnv(env(vars), nil)
 		if err != nil {
 			t.Fatalf("%s %q: %v", tc.mode, tc.setting, err)
 		}
@@ -121,7 +125,162 @@ func TestPlaygroundIsOnInDevelopmentAndOffInProductionUnlessSet(t *testing.T) {
 			t.Errorf("%s with KEYCARD_PLAYGROUND=%q: playground %v, want %v", tc.mode, tc.setting, cfg.Playground, tc.want)
 		}
 	}
-	if _, err := LoadEnv(env(map[string]string{"KEYCARD_PLAYGROUND": "sometimes"})); err == nil || !strings.Contains(err.Error(), "KEYCARD_PLAYGROUND") {
+	if _, err := LoadEnv(env(map[string]string{"KEYCARD_PLAYGROUND": "sometimes"}), nil); err == nil || !strings.Contains(err.Error(), "KEYCARD_PLAYGROUND") {
 		t.Fatalf("want a refusal naming KEYCARD_PLAYGROUND, got %v", err)
+	}
+}
+
+// environOf lists vars as os.Environ does.
+func environOf(vars map[string]string) func() []string {
+	return func() []string {
+		var kv []string
+		for k, v := range vars {
+			kv = append(kv, k+"="+v)
+		}
+		return kv
+	}
+}
+
+func TestUnknownVariablesNameTheNearestKnownOne(t *testing.T) {
+	tests := []struct{ typed, want string }{
+		{"KEYCARD_JWT_SECERT", "KEYCARD_JWT_SECRET"},
+		{"KEYCARD_DB_URL", "KEYCARD_DATABASE_URL"},
+		{"KEYCARD_CORS_ORIGIN", "KEYCARD_CORS_ORIGINS"},
+		{"KEYCARD_DATABASE", "KEYCARD_DATABASE_URL"},
+		{"KEYCARD_LOGLEVEL", "KEYCARD_LOG_LEVEL"},
+		{"KEYCARD_REDIS", "KEYCARD_REDIS_URL"},
+		{"KEYCARD_ACCESS_TOKEN_TTL", "KEYCARD_ACCESS_TTL"},
+		{"KEYCARD_jwt_secret", "KEYCARD_JWT_SECRET"},
+		{"KEYCARD_FAVOURITE_COLOUR", ""}, // nothing is near: no guess
+	}
+	for _, tt := range tests {
+		t.Run(tt.typed, func(t *testing.T) {
+			vars := map[string]string{tt.typed: "x"}
+			cfg, err := LoadEnv(env(vars), environOf(vars))
+			if err != nil {
+				t.Fatalf("development: %v, want a warning only", err)
+			}
+			if len(cfg.Unknown) != 1 || cfg.Unknown[0] != (UnknownVar{Name: tt.typed, Suggestion: tt.want}) {
+				t.Fatalf("Unknown = %+v, want %s → %q", cfg.Unknown, tt.typed, tt.want)
+			}
+			vars["KEYCARD_ENV"] = "production"
+			vars["KEYCARD_JWT_SECRET"] = strings.Repeat("s", 32)
+			_, err = LoadEnv(env(vars), environOf(vars))
+			if err == nil || !strings.Contains(err.Error(), tt.typed) || (tt.want != "" && !strings.Contains(err.Error(), "did you mean "+tt.want+"?")) {
+				t.Fatalf("production: %v, want a refusal naming %s and %q", err, tt.typed, tt.want)
+			}
+		})
+	}
+}
+
+func TestKnownAndForeignVariablesAreNotReported(t *testing.T) {
+	vars := map[string]string{
+		"KEYCARD_ENV":            "production",
+		"KEYCARD_JWT_SECRET":     strings.Repeat("s", 32),
+		"KEYCARD_TEST_MYSQL_URL": "mysql://root@127.0.0.1:3306/test", // the tests' own switch
+		"PATH":                   "/usr/bin",
+		"GOMEMLIMIT":             "1GiB",
+		"MY_KEYCARD_THING":       "x",
+	}
+	cfg, err := LoadEnv(env(vars), environOf(vars))
+	if err != nil || len(cfg.Unknown) != 0 {
+		t.Fatalf("LoadEnv = %v, Unknown %v; want neither", err, cfg.Unknown)
+	}
+}
+
+// Every KEYCARD_ variable the code names must be in Vars: the unknown-name
+// check and --help both read that list, so one missing from it would be
+// refused in production although keycard reads it.
+func TestEveryVariableInTheCodeIsListed(t *testing.T) {
+	known := map[string]bool{}
+	for _, v := range Vars() {
+		known[v.Name] = true
+	}
+	name := regexp.MustCompile(`"(KEYCARD_[A-Z0-9_]+)"`)
+	err := filepath.WalkDir("..", func(path string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.IsDir() && (d.Name() == "node_modules" || strings.HasPrefix(d.Name(), ".")) && path != ".." {
+			return filepath.SkipDir
+		}
+		if d.IsDir() || !strings.HasSuffix(path, ".go") || strings.HasSuffix(path, "_test.go") {
+			return nil
+		}
+		src, err := os.ReadFile(path)
+		if err != nil {
+			return err
+		}
+		for _, m := range name.FindAllStringSubmatch(string(src), -1) {
+			if !known[m[1]] && !strings.HasPrefix(m[1], testPrefix) {
+				t.Errorf("%s names %s, which config.Vars does not list", path, m[1])
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestDurationsTakeDays(t *testing.T) {
+	cfg, err := LoadEnv(env(map[string]string{"KEYCARD_REFRESH_TTL": "30d", "KEYCARD_AUDIT_RETENTION": "1d12h", "KEYCARD_RATE_LIMITS": "register.ip=100/1d"}), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.RefreshTTL != 720*time.Hour || cfg.AuditRetention != 36*time.Hour || cfg.RateLimits[0].Per != 24*time.Hour {
+		t.Fatalf("RefreshTTL %v, AuditRetention %v, rate per %v", cfg.RefreshTTL, cfg.AuditRetention, cfg.RateLimits[0].Per)
+	}
+	for _, bad := range []string{"d", "1.5d", "-1d", "30days", "99999d", "1dd"} {
+		if _, err := ParseDuration(bad); err == nil {
+			t.Errorf("ParseDuration(%q) accepted", bad)
+		}
+	}
+}
+
+// The example in a duration error is the variable's own default: the
+// refresh lifetime is explained as 720h, not as an access-token-sized 15m.
+func TestDurationErrorsGiveTheVariablesOwnExample(t *testing.T) {
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_REFRESH_TTL": "a month", "KEYCARD_ACCESS_TTL": "0"}), nil)
+	if err == nil {
+		t.Fatal("accepted")
+	}
+	for _, want := range []string{`KEYCARD_REFRESH_TTL: "a month" is not a positive duration such as 720h`, `KEYCARD_ACCESS_TTL: "0" is not a positive duration such as 15m`, "d)"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error lacks %q:\n%v", want, err)
+		}
+	}
+}
+
+func TestListenAddressesNeedHostAndPort(t *testing.T) {
+	for _, good := range []string{":8080", "127.0.0.1:0", "[::1]:8080", "localhost:9000"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_ADDR": good, "KEYCARD_METRICS_ADDR": good}), nil); err != nil {
+			t.Errorf("%s: %v", good, err)
+		}
+	}
+	tests := []struct{ name, addr, want string }{
+		{"KEYCARD_ADDR", "8080", "to listen on port 8080 of every interface write :8080"},
+		{"KEYCARD_ADDR", "localhost", "is not HOST:PORT, e.g. :8080"},
+		{"KEYCARD_ADDR", ":http", "is not HOST:PORT"},
+		{"KEYCARD_ADDR", ":99999", "is not HOST:PORT"},
+		{"KEYCARD_METRICS_ADDR", "9090", "write :9090"},
+	}
+	for _, tt := range tests {
+		_, err := LoadEnv(env(map[string]string{tt.name: tt.addr}), nil)
+		if err == nil || !strings.Contains(err.Error(), tt.name) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s=%s: %v, want %q", tt.name, tt.addr, err, tt.want)
+		}
+	}
+}
+
+func TestMigrateMode(t *testing.T) {
+	for value, want := range map[string]Migrate{"": MigrateAuto, "auto": MigrateAuto, "OFF": MigrateOff, "check": MigrateCheck} {
+		cfg, err := LoadEnv(env(map[string]string{"KEYCARD_MIGRATE": value}), nil)
+		if err != nil || cfg.Migrate != want {
+			t.Errorf("KEYCARD_MIGRATE=%q: %v, %v; want %v", value, cfg.Migrate, err, want)
+		}
+	}
+	if _, err := LoadEnv(env(map[string]string{"KEYCARD_MIGRATE": "yes"}), nil); err == nil || !strings.Contains(err.Error(), "auto, off or check") {
+		t.Errorf("KEYCARD_MIGRATE=yes: %v", err)
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/graph/model"
+	"github.com/keycard/keycard/requestlog"
 )
 
 //go:generate go run github.com/99designs/gqlgen generate
@@ -44,6 +45,7 @@ const tokenType = "Bearer"
 // authPayload maps a grant to the response; in cookie mode the refresh
 // token goes into the cookie and the body carries null.
 func (r *Resolver) authPayload(ctx context.Context, grant *auth.Grant) *model.AuthPayload {
+	requestlog.NoteUser(ctx, grant.User.ID, grant.Session.ID)
 	payload := &model.AuthPayload{
 		AccessToken: grant.AccessToken,
 		TokenType:   tokenType,

@@ -1,7 +1,8 @@
 // Package metrics holds keycard's Prometheus registry and instruments:
 // requests by operation and code with latency histograms, logins by result,
-// refresh token reuse, revocations, rate limiting, the password-hash queue,
-// the audit queue, database pools and the Go runtime. Metrics implements
+// refresh token reuse, revocations and the revocation sync's age, rate
+// limiting, the password-hash queue, the audit queue, database pools, the
+// build and the Go runtime. Metrics implements
 // auth.Observer (events as they happen); WatchService adds the gauges read
 // from the service at scrape time. It imports auth only for its types and
 // nothing else of keycard.
@@ -9,6 +10,7 @@ package metrics
 
 import (
 	"database/sql"
+	"math"
 	"net/http"
 	"time"
 
@@ -32,10 +34,16 @@ type Metrics struct {
 
 var _ auth.Observer = (*Metrics)(nil)
 
+// BuildInfo is what the binary knows about its build.
+type BuildInfo struct {
+	Version, Commit, GoVersion string
+}
+
 // New registers keycard's metrics; pools are the database connection pools
-// by name. The service's gauges come with WatchService, once the service
-// (which counts into these metrics) exists.
-func New(pools map[string]*sql.DB) *Metrics {
+// by name, build the labels of keycard_build_info. The service's gauges
+// come with WatchService, once the service (which counts into these
+// metrics) exists.
+func New(pools map[string]*sql.DB, build BuildInfo) *Metrics {
 	r := prometheus.NewRegistry()
 	m := &Metrics{
 		registry: r,
@@ -65,7 +73,17 @@ func New(pools map[string]*sql.DB) *Metrics {
 			Help: "Attempts refused by a rate limit, by operation.",
 		}, []string{"operation"}),
 	}
-	r.MustRegister(m.requests, m.duration, m.logins, m.reuse, m.revocations, m.rateLimited,
+	buildInfo := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "keycard_build_info",
+		Help: "Always 1; the labels say which build is running.",
+		ConstLabels: prometheus.Labels{
+			"version":   orUnknown(build.Version),
+			"commit":    orUnknown(build.Commit),
+			"goversion": orUnknown(build.GoVersion),
+		},
+	})
+	buildInfo.Set(1)
+	r.MustRegister(m.requests, m.duration, m.logins, m.reuse, m.revocations, m.rateLimited, buildInfo,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -75,9 +93,18 @@ func New(pools map[string]*sql.DB) *Metrics {
 	return m
 }
 
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
 // WatchService registers the gauges and counters read from stats at
-// scrape time (auth.Service.Stats). Call it once.
-func (m *Metrics) WatchService(stats func() auth.Stats) {
+// scrape time (auth.Service.Stats), and maxStaleness, the revocation sync
+// age at which token checks fail closed, so that an alert can fire on the
+// age approaching it before requests start failing. Call it once.
+func (m *Metrics) WatchService(stats func() auth.Stats, maxStaleness time.Duration) {
 	m.registry.MustRegister(
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "keycard_password_hash_queue",
@@ -91,6 +118,20 @@ func (m *Metrics) WatchService(stats func() auth.Stats) {
 			Name: "keycard_revocation_list_entries",
 			Help: "Entries in the in-memory revocation list.",
 		}, func() float64 { return float64(stats().RevokedEntries) }),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keycard_revocation_sync_age_seconds",
+			Help: "Seconds since the last successful revocation sync began (+Inf before the first); at keycard_revocation_max_staleness_seconds, requests with tokens answer UNAVAILABLE.",
+		}, func() float64 {
+			age := stats().RevocationSyncAge
+			if age < 0 {
+				return math.Inf(1)
+			}
+			return age.Seconds()
+		}),
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "keycard_revocation_max_staleness_seconds",
+			Help: "KEYCARD_REVOCATION_MAX_STALENESS: the revocation sync age at which token checks fail closed.",
+		}, func() float64 { return maxStaleness.Seconds() }),
 		prometheus.NewCounterFunc(prometheus.CounterOpts{
 			Name: "keycard_audit_events_dropped_total",
 			Help: "Background audit events that could not be written.",

@@ -32,6 +32,8 @@ const versionTable = "keycard_schema_migrations"
 // Migrator applies and reverts the embedded migrations.
 type Migrator struct {
 	provider *goose.Provider
+	db       *sql.DB
+	dialect  Dialect
 }
 
 // New returns a migrator for db. On MySQL-compatible databases a named lock
@@ -62,7 +64,7 @@ func New(db *sql.DB, dialect Dialect, log *slog.Logger) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Migrator{provider: p}, nil
+	return &Migrator{provider: p, db: db, dialect: dialect}, nil
 }
 
 // Up applies every pending migration.
@@ -75,9 +77,50 @@ func (m *Migrator) Down(ctx context.Context) (*goose.MigrationResult, error) {
 	return m.provider.Down(ctx)
 }
 
-// Status lists every migration with whether it is applied.
+// Status lists every migration with whether it is applied. It changes
+// nothing: on a database without the version table (nothing applied yet)
+// every migration is pending, where goose would create the table, which a
+// user allowed only to read and write rows may not do.
 func (m *Migrator) Status(ctx context.Context) ([]*goose.MigrationStatus, error) {
-	return m.provider.Status(ctx)
+	exists, err := m.versionTableExists(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if exists {
+		return m.provider.Status(ctx)
+	}
+	var statuses []*goose.MigrationStatus
+	for _, source := range m.provider.ListSources() {
+		statuses = append(statuses, &goose.MigrationStatus{Source: source, State: goose.StatePending})
+	}
+	return statuses, nil
+}
+
+// Pending lists the migrations not yet applied, oldest first.
+func (m *Migrator) Pending(ctx context.Context) ([]*goose.Source, error) {
+	statuses, err := m.Status(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var pending []*goose.Source
+	for _, s := range statuses {
+		if s.State == goose.StatePending {
+			pending = append(pending, s.Source)
+		}
+	}
+	return pending, nil
+}
+
+func (m *Migrator) versionTableExists(ctx context.Context) (bool, error) {
+	query := "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = ?"
+	if m.dialect == MySQL {
+		query = "SELECT COUNT(*) FROM information_schema.TABLES WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ?"
+	}
+	var n int
+	if err := m.db.QueryRowContext(ctx, query, versionTable).Scan(&n); err != nil {
+		return false, fmt.Errorf("read migration state: %w", err)
+	}
+	return n > 0, nil
 }
 
 // mysqlLock serialises migrations across processes with GET_LOCK, which

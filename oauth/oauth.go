@@ -253,6 +253,7 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request) {
 		failWith(w, r, err)
 		return
 	}
+	requestlog.NoteUser(r.Context(), grant.User.ID, grant.Session.ID)
 	succeed(r)
 	noStore(w)
 	writeJSON(w, http.StatusOK, tokenResponse{

@@ -6,10 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net/url"
 	"strings"
 	"time"
 
+	"github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
@@ -32,9 +32,21 @@ type DB struct {
 }
 
 // Open connects to a database URL: sqlite:PATH, sqlite::memory:, or
-// mysql://USER:PASSWORD@HOST:PORT/DBNAME?PARAMS. A MySQL database that does
-// not exist yet is created. now is the clock GORM uses for timestamps.
+// mysql://USER:PASSWORD@HOST:PORT/DBNAME?PARAMS. A database that does not
+// exist yet (a SQLite file, a MySQL database) is created. now is the clock
+// GORM uses for timestamps.
 func Open(ctx context.Context, rawURL string, now func() time.Time) (*DB, error) {
+	return open(ctx, rawURL, now, true)
+}
+
+// OpenExisting is Open for a database that must already exist: it creates
+// nothing, so a one-shot command or a least-privilege deployment pointed at
+// the wrong place says so instead of leaving an empty database behind.
+func OpenExisting(ctx context.Context, rawURL string, now func() time.Time) (*DB, error) {
+	return open(ctx, rawURL, now, false)
+}
+
+func open(ctx context.Context, rawURL string, now func() time.Time, create bool) (*DB, error) {
 	cfg := &gorm.Config{
 		// Each write is one statement or an explicit Tx; GORM's implicit
 		// per-statement transaction would only add round trips.
@@ -46,27 +58,72 @@ func Open(ctx context.Context, rawURL string, now func() time.Time) (*DB, error)
 	}
 	switch {
 	case strings.HasPrefix(rawURL, "sqlite:"):
-		return openSQLite(strings.TrimPrefix(rawURL, "sqlite:"), rawURL, cfg)
+		return openSQLite(rawURL, cfg, create)
 	case strings.HasPrefix(rawURL, "mysql://"):
-		return openMySQL(ctx, rawURL, cfg)
+		return openMySQL(ctx, rawURL, cfg, create)
 	default:
-		return nil, fmt.Errorf("unsupported database URL %q: use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DBNAME", Redact(rawURL))
+		return nil, unsupportedURL(rawURL)
 	}
 }
 
-// Redact removes the password from a database URL.
-func Redact(rawURL string) string {
-	u, err := url.Parse(rawURL)
-	if err != nil {
-		return "(unparsable URL)"
+// CheckURL reports what is wrong with a database URL without connecting,
+// so that a bad URL is a configuration error found with the others.
+func CheckURL(rawURL string) error {
+	switch {
+	case strings.HasPrefix(rawURL, "sqlite:"):
+		_, err := parseSQLiteURL(rawURL)
+		return err
+	case strings.HasPrefix(rawURL, "mysql://"):
+		_, err := mysqlConfig(rawURL)
+		return err
+	default:
+		return unsupportedURL(rawURL)
 	}
-	if u.User == nil {
+}
+
+// unsupportedURL explains the two URL forms, recognising the Go driver's
+// DSN (user:password@tcp(host:port)/db), which people copy from
+// go-sql-driver examples, and answering it with the same place in URL
+// form. Nothing of a password is repeated.
+func unsupportedURL(rawURL string) error {
+	if dsn, err := mysql.ParseDSN(rawURL); err == nil && dsn.Net == "tcp" && strings.Contains(rawURL, "tcp(") {
+		user := dsn.User
+		if user == "" {
+			user = "USER"
+		}
+		name := dsn.DBName
+		if name == "" {
+			name = "DBNAME"
+		}
+		return fmt.Errorf("KEYCARD_DATABASE_URL is a Go MySQL DSN (user:password@tcp(host:port)/db); keycard takes a URL: mysql://%s:PASSWORD@%s/%s (%s)", user, dsn.Addr, name, percentEncodeHint)
+	}
+	if strings.Contains(rawURL, "@tcp(") || strings.Contains(rawURL, "@unix(") {
+		return fmt.Errorf("KEYCARD_DATABASE_URL looks like a Go MySQL DSN (user:password@tcp(host:port)/db); keycard takes a URL: mysql://USER:PASSWORD@HOST:PORT/DBNAME (%s)", percentEncodeHint)
+	}
+	return fmt.Errorf("unsupported database URL %q: use sqlite:PATH or mysql://USER:PASSWORD@HOST:PORT/DBNAME", Redact(rawURL))
+}
+
+// Redact returns a database URL fit for logs and messages: everything
+// between the scheme and the last @ after the user name is masked. That is
+// the password even when it was not percent-encoded (an @ or / inside it),
+// where a URL parser would have split it into host and path.
+func Redact(rawURL string) string {
+	at := strings.LastIndex(rawURL, "@")
+	if at < 0 {
+		return rawURL // a URL without credentials
+	}
+	start := 0
+	switch i := strings.Index(rawURL, "://"); {
+	case i >= 0 && i < at:
+		start = i + len("://")
+	case !strings.Contains(rawURL, "@tcp(") && !strings.Contains(rawURL, "@unix("):
+		return rawURL // sqlite:PATH, whatever the path holds
+	}
+	user, _, hasPassword := strings.Cut(rawURL[start:at], ":")
+	if !hasPassword {
 		return rawURL
 	}
-	if _, has := u.User.Password(); has {
-		u.User = url.UserPassword(u.User.Username(), "xxxxx")
-	}
-	return u.String()
+	return rawURL[:start] + user + ":xxxxx" + rawURL[at:]
 }
 
 // Migrator returns the migration runner for this database.

@@ -4,7 +4,10 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/url"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strconv"
 	"strings"
@@ -14,32 +17,74 @@ import (
 	"github.com/keycard/keycard/migrations"
 )
 
-// openSQLite opens path (a file, or :memory:) with a single writer
-// connection, and for a file a pool of readers beside it.
-func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
-	path = strings.TrimPrefix(path, "//")
+// sqliteURL is a parsed sqlite: URL.
+type sqliteURL struct {
+	path        string // a file, or :memory:
+	busyTimeout string // milliseconds
+}
+
+// parseSQLiteURL reads sqlite:PATH[?busy_timeout=MS].
+func parseSQLiteURL(rawURL string) (sqliteURL, error) {
+	path := strings.TrimPrefix(strings.TrimPrefix(rawURL, "sqlite:"), "//")
 	if path == "" {
-		return nil, errors.New("sqlite URL needs a path (sqlite:keycard.db, or sqlite::memory: for a throwaway database)")
+		return sqliteURL{}, errors.New("sqlite URL needs a path (sqlite:keycard.db, or sqlite::memory: for a throwaway database)")
 	}
-	busyTimeout := "10000"
+	target := sqliteURL{path: path, busyTimeout: "10000"}
 	if base, query, found := strings.Cut(path, "?"); found {
 		// The one tunable: how long to wait for another process's lock
 		// before answering UNAVAILABLE (milliseconds).
 		values, err := url.ParseQuery(query)
 		if err != nil {
-			return nil, fmt.Errorf("sqlite URL parameters: %w", err)
+			return sqliteURL{}, fmt.Errorf("sqlite URL parameters: %w", err)
 		}
 		for key := range values {
 			if key != "busy_timeout" {
-				return nil, fmt.Errorf("sqlite URL: unknown parameter %q (only busy_timeout, in milliseconds)", key)
+				return sqliteURL{}, fmt.Errorf("sqlite URL: unknown parameter %q (only busy_timeout, in milliseconds)", key)
 			}
 		}
 		if ms, err := strconv.Atoi(values.Get("busy_timeout")); err != nil || ms < 0 {
-			return nil, fmt.Errorf("sqlite URL: busy_timeout must be milliseconds, got %q", values.Get("busy_timeout"))
+			return sqliteURL{}, fmt.Errorf("sqlite URL: busy_timeout must be milliseconds, got %q", values.Get("busy_timeout"))
 		}
-		path, busyTimeout = base, values.Get("busy_timeout")
+		target.path, target.busyTimeout = base, values.Get("busy_timeout")
 	}
+	return target, nil
+}
+
+// checkSQLiteFile makes the driver's "unable to open database file" (which
+// names nothing) into a message naming the path and what is missing. Unless
+// create, the file itself must exist: SQLite would create an empty one.
+func checkSQLiteFile(path string, create bool) error {
+	_, err := os.Stat(path)
+	switch {
+	case err == nil:
+		return nil
+	case !errors.Is(err, fs.ErrNotExist):
+		return fmt.Errorf("sqlite database %s: %w", path, err)
+	case !create:
+		return fmt.Errorf("sqlite database %s does not exist (start keycard with KEYCARD_MIGRATE=auto, or run keycard migrate up, to create it): %w", path, fs.ErrNotExist)
+	}
+	dir := filepath.Dir(path)
+	if info, err := os.Stat(dir); err != nil || !info.IsDir() {
+		return fmt.Errorf("cannot create sqlite database %s: directory %s does not exist", path, dir)
+	}
+	return nil
+}
+
+// openSQLite opens a sqlite: URL (a file, or :memory:) with a single
+// writer connection, and for a file a pool of readers beside it.
+func openSQLite(rawURL string, cfg *gorm.Config, create bool) (*DB, error) {
+	target, err := parseSQLiteURL(rawURL)
+	if err != nil {
+		return nil, err
+	}
+	path, busyTimeout := target.path, target.busyTimeout
+	name := rawURL
 	memory := path == ":memory:"
+	if !memory {
+		if err := checkSQLiteFile(path, create); err != nil {
+			return nil, err
+		}
+	}
 	params := url.Values{}
 	// Wait for another process's write lock instead of failing.
 	params.Add("_pragma", "busy_timeout("+busyTimeout+")")
@@ -57,7 +102,7 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	cfg.PrepareStmt = true
 	writer, writerSQL, err := openSQLitePool(path+"?"+params.Encode(), cfg, 1)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	db := &DB{Gorm: writer, SQL: writerSQL, Reader: writer, ReadSQL: writerSQL, Dialect: migrations.SQLite, Name: name}
 	if memory {
@@ -75,7 +120,7 @@ func openSQLite(path, name string, cfg *gorm.Config) (*DB, error) {
 	db.Reader, db.ReadSQL, err = openSQLitePool(path+"?"+readParams.Encode(), cfg, max(2, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		writerSQL.Close()
-		return nil, err
+		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	return db, nil
 }

@@ -20,7 +20,7 @@ func TestScenariosAgainstKeycard(t *testing.T) {
 		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "load.db"),
 		"KEYCARD_JWT_SECRET":   "load-test-secret-0123456789abcdefghijkl",
 	}
-	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok })
+	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := env[name]; return v, ok }, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -163,3 +163,63 @@ func Dialect(rawURL string) string {
 	}
 	return "sqlite"
 }
+
+// DataOnlyPassword is the password of DataOnlyUser's accounts: every
+// character a URL reserves is in it, so the URL must percent-encode it.
+const DataOnlyPassword = "Dm1@pw/x:y#z?%"
+
+// DataOnlyUser creates a MySQL account that may only read and write rows
+// (SELECT, INSERT, UPDATE, DELETE) of the existing database of dbURL, as a
+// least-privilege deployment would, and returns dbURL with that account.
+// The account is dropped when the test ends.
+func DataOnlyUser(t testing.TB, dbURL string) string {
+	t.Helper()
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	admin := mysql.NewConfig()
+	admin.Net = "tcp"
+	admin.Addr = u.Host
+	if u.User != nil {
+		admin.User = u.User.Username()
+		admin.Passwd, _ = u.User.Password()
+	}
+	server, err := sql.Open("mysql", admin.FormatDSN())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer server.Close()
+	var suffix [4]byte
+	_, _ = rand.Read(suffix[:])
+	user := "kc_dml_" + hex.EncodeToString(suffix[:])
+	database := strings.TrimPrefix(u.Path, "/")
+	// Both host forms: a TCP connection from 127.0.0.1 may be matched as
+	// localhost or as the address.
+	hosts := []string{"%", "localhost"}
+	for _, host := range hosts {
+		for _, stmt := range []string{
+			"CREATE USER '" + user + "'@'" + host + "' IDENTIFIED BY '" + strings.ReplaceAll(DataOnlyPassword, "'", "''") + "'",
+			"GRANT SELECT, INSERT, UPDATE, DELETE ON `" + database + "`.* TO '" + user + "'@'" + host + "'",
+		} {
+			if _, err := server.Exec(stmt); err != nil {
+				t.Fatalf("create data-only user: %v", err)
+			}
+		}
+	}
+	t.Cleanup(func() {
+		server, err := sql.Open("mysql", admin.FormatDSN())
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		defer server.Close()
+		for _, host := range hosts {
+			if _, err := server.Exec("DROP USER IF EXISTS '" + user + "'@'" + host + "'"); err != nil {
+				t.Errorf("drop data-only user: %v", err)
+			}
+		}
+	})
+	u.User = url.UserPassword(user, DataOnlyPassword)
+	return u.String()
+}
