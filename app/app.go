@@ -167,7 +167,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		AuditRetention:       a.cfg.AuditRetention,
 		Limiter:              limiter,
 		RateLimits:           limits,
-		LimitLoopback:        a.cfg.RateLimitLoopback,
+		IPv6Prefix:           a.cfg.RateLimitIPv6Prefix,
 		Observer:             a.metrics,
 		Now:                  opts.Now,
 		Logger:               a.log,

@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -54,7 +52,8 @@ func (a *App) routes() http.Handler {
 	}).Register(oauthMux)
 	mux.Handle("/oauth/", deadline(oauthMux))
 	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
-	return requestlog.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+	clients := newClientAddresses(a.cfg.TrustedProxies, a.log)
+	return requestlog.Middleware(a.securityHeaders(a.cors(clients.middleware(a.accessLog(mux)))))
 }
 
 // securityHeaders are the standard defensive headers for an API; the
@@ -138,15 +137,6 @@ func (a *App) viaHTTPS(r *http.Request) bool {
 		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
 }
 
-// peerAddr is the address of the connection's other end.
-func peerAddr(r *http.Request) (netip.Addr, bool) {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return peer.Addr().Unmap(), true
-}
-
 // secureCookie is true in production, and in development whenever the
 // request came over HTTPS (directly, or via a trusted proxy that says so),
 // so that local development over plain HTTP still gets its cookie.
@@ -218,55 +208,6 @@ func limitGraphQLBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientInfo records the caller's address and user agent for sessions,
-// audit and rate limits.
-func (a *App) clientInfo(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := auth.Client{IP: clientIP(r, a.cfg.TrustedProxies), UserAgent: r.UserAgent()}
-		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
-	})
-}
-
-// clientIP is the peer's address, unless the peer is a trusted proxy: then
-// X-Forwarded-For is read from the right (the entries the trusted proxies
-// appended) and the first untrusted hop is the client. Entries left of it
-// are whatever the client chose to send and are ignored.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	addr, ok := peerAddr(r)
-	if !ok {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			return r.RemoteAddr
-		}
-		return host
-	}
-	if !isTrusted(addr, trusted) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break // garbage: trust nothing further left
-		}
-		hop = hop.Unmap()
-		if !isTrusted(hop, trusted) {
-			return hop.String()
-		}
-		addr = hop
-	}
-	return addr.String()
-}
-
-func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // statusRecorder remembers the status code for the access log.

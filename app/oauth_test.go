@@ -137,7 +137,7 @@ func TestOAuthTokenEndpointErrors(t *testing.T) {
 
 func TestOAuthTokenEndpointIsRateLimitedLikeGraphQL(t *testing.T) {
 	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username_ip=3/1m"))
 	s.register(t, "limited_o", "open-sesame-42")
 	bad := url.Values{"grant_type": {"password"}, "username": {"limited_o"}, "password": {"nope-nope-nope"}}
 	for range 2 {

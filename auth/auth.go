@@ -143,6 +143,11 @@ type Store interface {
 	PasswordHash(ctx context.Context, userID string) (string, error)
 	// SetRoles replaces a user's roles.
 	SetRoles(ctx context.Context, userID string, roles []string) error
+	// SessionIPs lists the distinct addresses the sessions of the user
+	// with usernameKey were opened or last refreshed from, most recently
+	// used first, at most limit; revoked and expired sessions count until
+	// they are purged. Empty for a name nobody has.
+	SessionIPs(ctx context.Context, usernameKey string, limit int) ([]string, error)
 	// LiveSessions lists the user's sessions that are neither revoked nor
 	// expired at now, most recently used first.
 	LiveSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -18,9 +17,8 @@ const (
 // fail the same way and take the same time.
 func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
 	key, ok := UsernameKey(username)
-	// Limited before anything is hashed; names that cannot exist are
-	// limited too, so the limit does not tell them apart.
-	spent, err := s.limit(ctx, OpLogin, map[Dimension]string{PerIP: client.IP, PerUsername: clip(strings.ToLower(username), 64)})
+	// Limited before anything is hashed (login_limits.go).
+	spent, err := s.limitLogin(ctx, username, key, ok, client)
 	if err != nil {
 		s.observe.Login("rate_limited")
 		return nil, err

@@ -77,8 +77,9 @@ type Config struct {
 	// rate limiting altogether.
 	RateLimits    []RateLimit
 	RateLimitsOff bool
-	// RateLimitLoopback applies per-IP limits to loopback clients too.
-	RateLimitLoopback bool
+	// RateLimitIPv6Prefix is the prefix length per-address limits group
+	// IPv6 clients by.
+	RateLimitIPv6Prefix int
 	// RedisURL, when set, shares rate-limit buckets between instances.
 	RedisURL string
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
@@ -150,7 +151,7 @@ func Vars() []Var {
 		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
 		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
 		{"KEYCARD_RATE_LIMITS", "", "overrides of the built-in rate limits as operation.dimension=N/duration, comma-separated, e.g. login.username=20/1m (0/1m: unlimited); off disables all"},
-		{"KEYCARD_RATE_LIMIT_LOOPBACK", "off", "on: per-IP limits apply to loopback clients too (off: a loopback peer is a local tool or proxy)"},
+		{"KEYCARD_RATE_LIMIT_IPV6_PREFIX", "64", "per-address rate limits count an IPv6 client by this many leading bits (32 to 128; a subscriber usually holds a whole /64)"},
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
 		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
 		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
@@ -253,7 +254,16 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
-	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
+	cfg.RateLimitIPv6Prefix = positive("KEYCARD_RATE_LIMIT_IPV6_PREFIX")
+	if cfg.RateLimitIPv6Prefix > 0 && (cfg.RateLimitIPv6Prefix < 32 || cfg.RateLimitIPv6Prefix > 128) {
+		errs = append(errs, fmt.Errorf("KEYCARD_RATE_LIMIT_IPV6_PREFIX: %d is not a prefix length from 32 to 128", cfg.RateLimitIPv6Prefix))
+	}
+	// Removed rather than ignored: a deployment that relied on loopback
+	// peers being exempt (a proxy on this host) would now put all its
+	// clients in the proxy's one bucket, and should hear how to fix that.
+	if _, set := lookupEnv("KEYCARD_RATE_LIMIT_LOOPBACK"); set {
+		errs = append(errs, errors.New("KEYCARD_RATE_LIMIT_LOOPBACK is no longer supported: per-address limits apply to every peer, loopback included; behind a proxy on this host set KEYCARD_TRUSTED_PROXIES=127.0.0.1,::1 so each client counts on its own, and unset KEYCARD_RATE_LIMIT_LOOPBACK"))
+	}
 	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)
 	cfg.IntrospectionToken = getenv("KEYCARD_INTROSPECTION_TOKEN")
 	if cfg.IntrospectionToken != "" && len(cfg.IntrospectionToken) < 16 {

@@ -97,3 +97,30 @@ func TestRateLimitsOff(t *testing.T) {
 		t.Fatalf("off: %+v, %v", cfg, err)
 	}
 }
+
+func TestIPv6PrefixOfRateLimits(t *testing.T) {
+	cfg, err := LoadEnv(env(nil))
+	if err != nil || cfg.RateLimitIPv6Prefix != 64 {
+		t.Fatalf("default: %d, %v; want 64", cfg.RateLimitIPv6Prefix, err)
+	}
+	cfg, err = LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMIT_IPV6_PREFIX": "56"}))
+	if err != nil || cfg.RateLimitIPv6Prefix != 56 {
+		t.Fatalf("56: %d, %v", cfg.RateLimitIPv6Prefix, err)
+	}
+	for _, bad := range []string{"0", "16", "129", "/64", "wide"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMIT_IPV6_PREFIX": bad})); err == nil || !strings.Contains(err.Error(), "KEYCARD_RATE_LIMIT_IPV6_PREFIX") {
+			t.Errorf("%q: %v, want a refusal naming the variable", bad, err)
+		}
+	}
+}
+
+// The loopback exemption is gone; a deployment still setting the variable
+// is told what to do instead rather than silently getting new behaviour.
+func TestRemovedLoopbackExemptionIsRefusedWithAdvice(t *testing.T) {
+	for _, value := range []string{"on", "off"} {
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_RATE_LIMIT_LOOPBACK": value}))
+		if err == nil || !strings.Contains(err.Error(), "KEYCARD_TRUSTED_PROXIES") {
+			t.Errorf("KEYCARD_RATE_LIMIT_LOOPBACK=%s: %v, want a refusal pointing at KEYCARD_TRUSTED_PROXIES", value, err)
+		}
+	}
+}
