@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -296,5 +297,62 @@ func TestRateLimitsCanBeTurnedOff(t *testing.T) {
 		if code != "UNAUTHENTICATED" {
 			t.Fatalf("%s: %s", path, code)
 		}
+	}
+}
+
+// aliasedRefreshes is one document with n aliased refresh mutations that
+// present no token.
+func aliasedRefreshes(n int) string {
+	var b strings.Builder
+	b.WriteString("mutation {")
+	for i := range n {
+		fmt.Fprintf(&b, " r%d: refresh { accessToken }", i)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// Every signed-out page load of a cookie-mode frontend asks refresh whether
+// it has a session, with no cookie to send. Such calls are answered at once
+// and cost nothing: no rate-limit token, no database statement; so a crowd
+// of signed-out visitors behind one address never limits that address's
+// real refreshes.
+func TestRefreshWithoutATokenCostsNothing(t *testing.T) {
+	for _, mode := range []string{"bearer", "cookie"} {
+		t.Run(mode, func(t *testing.T) {
+			eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+				var statements atomic.Int64
+				s := startServerWith(t, dbURL, func(context.Context, string) { statements.Add(1) },
+					append(opts, withEnv("KEYCARD_REFRESH_COOKIE", map[string]string{"bearer": "off", "cookie": "on"}[mode]))...)
+				reg := s.register(t, unique("returning"), "open-sesame-42")
+				before := statements.Load()
+				for range 20 {
+					resp := s.gql(t, "", aliasedRefreshes(50), nil)
+					codes := codesByPath(resp)
+					if len(codes) != 50 {
+						t.Fatalf("%d answers to 50 refreshes: %s", len(codes), resp.Body)
+					}
+					for path, code := range codes {
+						if code != "UNAUTHENTICATED" {
+							t.Fatalf("%s: %s, want UNAUTHENTICATED", path, code)
+						}
+					}
+					if cookies := resp.Header.Values("Set-Cookie"); len(cookies) > 0 {
+						t.Fatalf("no cookie was sent, yet one is cleared: %q", cookies)
+					}
+				}
+				if n := statements.Load() - before; n != 0 {
+					t.Fatalf("1,000 refreshes without a token ran %d database statements", n)
+				}
+				// A real refresh from the same address still goes through.
+				if mode == "bearer" {
+					expectOK(t, s.refresh(t, reg.refresh()))
+					return
+				}
+				tab := s.browser(t, "")
+				expectOK(t, tab.post(registerMutation, map[string]any{"input": map[string]any{"username": unique("cookie"), "password": "open-sesame-42"}}, "", true))
+				expectOK(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true))
+			})
+		})
 	}
 }
