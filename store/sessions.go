@@ -199,3 +199,19 @@ func (s *Store) SessionIPs(ctx context.Context, usernameKey string, limit int) (
 	}
 	return ips, nil
 }
+
+// LockSession reads one session; in a transaction on MySQL it locks the row
+// (FOR UPDATE). SQLite transactions already hold the write lock.
+func (s *Store) LockSession(ctx context.Context, id string) (*auth.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var row models.Session
+	q := s.conn(ctx).Where("id = ?", id)
+	if s.inTx && s.dialect == migrations.MySQL {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return nil, translate(err)
+	}
+	return sessionFromRow(&row), nil
+}

@@ -238,4 +238,28 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			}
 		}
 	})
+	t.Run("LockSessionReadsOneSessionInAndOutOfTx", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		user := createUser(t, store, "quentin", nil, nil)
+		want, _ := createSession(t, store, user.ID)
+		got, err := store.LockSession(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("LockSession: %v", err)
+		}
+		checkSession(t, "LockSession", got, want)
+		err = store.Tx(ctx, func(tx auth.Store) error {
+			got, err := tx.LockSession(ctx, want.ID)
+			if err == nil {
+				checkSession(t, "LockSession in Tx", got, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("LockSession in Tx: %v", err)
+		}
+		if _, err := store.LockSession(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("LockSession(unknown) = %v, want ErrNotFound", err)
+		}
+	})
 }
