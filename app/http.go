@@ -47,7 +47,7 @@ func (a *App) routes() http.Handler {
 	oauth.New(a.service, oauth.Options{
 		Issuer:             a.cfg.Issuer,
 		IntrospectionToken: a.cfg.IntrospectionToken,
-		BaseURL:            a.baseURL,
+		PublicURL:          a.cfg.PublicURL,
 		MaxBodyBytes:       MaxBodyBytes,
 	}).Register(oauthMux)
 	mux.Handle("/oauth/", deadline(oauthMux))
@@ -115,19 +115,6 @@ func (a *App) cors(next http.Handler) http.Handler {
 		h.Set("Access-Control-Expose-Headers", "X-Request-Id, Retry-After")
 		next.ServeHTTP(w, r)
 	})
-}
-
-// baseURL is keycard's public URL: KEYCARD_PUBLIC_URL, or what the request
-// was addressed to.
-func (a *App) baseURL(r *http.Request) string {
-	if a.cfg.PublicURL != "" {
-		return a.cfg.PublicURL
-	}
-	scheme := "http"
-	if r.TLS != nil || a.viaHTTPS(r) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
 }
 
 // viaHTTPS reports a trusted proxy saying the client used HTTPS.

@@ -100,8 +100,8 @@ type Config struct {
 	IntrospectionToken string
 	// MetricsAddr is where Prometheus metrics are served (empty: off).
 	MetricsAddr string
-	// PublicURL is keycard's external base URL, for absolute URLs in
-	// metadata (default: derived from each request).
+	// PublicURL is keycard's external base URL, for the absolute URLs of
+	// the OAuth metadata and the default Issuer (see publicURLs).
 	PublicURL string
 }
 
@@ -142,7 +142,7 @@ func Vars() []Var {
 		{"KEYCARD_JWT_VERIFY_KEY_FILES", "", "comma-separated PEM keys (public or private) of earlier signing keys that still verify until their tokens expire"},
 		{"KEYCARD_ACCESS_TTL", "15m", "access token lifetime (Go duration)"},
 		{"KEYCARD_REFRESH_TTL", "720h", "refresh token lifetime; each refresh starts a new one"},
-		{"KEYCARD_ISSUER", "keycard", "iss claim of access tokens"},
+		{"KEYCARD_ISSUER", "", "iss of access tokens and issuer of the OAuth metadata, a URL (default: KEYCARD_PUBLIC_URL)"},
 		{"KEYCARD_AUDIENCE", "keycard", "aud claim of access tokens"},
 		{"KEYCARD_TOKEN_LEEWAY", "5s", "clock skew tolerated when checking exp, nbf and iat"},
 		{"KEYCARD_REVOCATION_SYNC_INTERVAL", "1s", "how often revocations by other instances are pulled from the database"},
@@ -164,7 +164,7 @@ func Vars() []Var {
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
 		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
 		{"KEYCARD_INTROSPECTION_TOKEN", "", "bearer token resource servers present to POST /oauth/introspect (unset: endpoint disabled)"},
-		{"KEYCARD_PUBLIC_URL", "", "external base URL, e.g. https://auth.example.com, for the OAuth metadata document (default: from each request)"},
+		{"KEYCARD_PUBLIC_URL", "", "the URL clients reach keycard at, e.g. https://auth.example.com: the default issuer and the base of every URL in the OAuth metadata; required in production (development: http://localhost:PORT, PORT from KEYCARD_ADDR)"},
 		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
 		{"KEYCARD_METRICS_ADDR", "127.0.0.1:9090", "listen address of the Prometheus /metrics endpoint; empty disables it"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -214,7 +214,6 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		Mode:                   Mode(strings.ToLower(get("KEYCARD_ENV"))),
 		AccessTTL:              duration("KEYCARD_ACCESS_TTL"),
 		RefreshTTL:             duration("KEYCARD_REFRESH_TTL"),
-		Issuer:                 get("KEYCARD_ISSUER"),
 		Audience:               get("KEYCARD_AUDIENCE"),
 		TokenLeeway:            duration("KEYCARD_TOKEN_LEEWAY"),
 		DatabaseTimeout:        duration("KEYCARD_DATABASE_TIMEOUT"),
@@ -269,15 +268,11 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 	if cfg.IntrospectionToken != "" && len(cfg.IntrospectionToken) < 16 {
 		errs = append(errs, errors.New("KEYCARD_INTROSPECTION_TOKEN must be at least 16 characters"))
 	}
-	cfg.PublicURL = strings.TrimSuffix(get("KEYCARD_PUBLIC_URL"), "/")
 	// An explicitly empty KEYCARD_METRICS_ADDR disables metrics, so the
 	// default applies only when the variable is unset.
 	cfg.MetricsAddr = "127.0.0.1:9090"
 	if v, set := lookupEnv("KEYCARD_METRICS_ADDR"); set {
 		cfg.MetricsAddr = strings.TrimSpace(v)
-	}
-	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "https://") && !strings.HasPrefix(cfg.PublicURL, "http://") {
-		errs = append(errs, fmt.Errorf("KEYCARD_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL))
 	}
 	cfg.RedisURL = get("KEYCARD_REDIS_URL")
 	cfg.TLSCert, cfg.TLSKey = get("KEYCARD_TLS_CERT"), get("KEYCARD_TLS_KEY")
@@ -319,6 +314,7 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 			cfg.RateLimits = append(cfg.RateLimits, limit)
 		}
 	}
+	errs = append(errs, publicURLs(&cfg, get("KEYCARD_PUBLIC_URL"), get("KEYCARD_ISSUER"))...)
 	if cfg.Mode != Development && cfg.Mode != Production {
 		errs = append(errs, fmt.Errorf("KEYCARD_ENV: %q is neither development nor production", cfg.Mode))
 	}

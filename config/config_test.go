@@ -20,19 +20,63 @@ func TestDefaults(t *testing.T) {
 	}
 	if cfg.Addr != ":8080" || cfg.DatabaseURL != "sqlite:keycard.db" || cfg.Mode != Development ||
 		cfg.AccessTTL != 15*time.Minute || cfg.RefreshTTL != 720*time.Hour ||
-		cfg.Issuer != "keycard" || cfg.Audience != "keycard" {
+		cfg.Issuer != "http://localhost:8080" || cfg.PublicURL != "http://localhost:8080" || cfg.Audience != "keycard" {
 		t.Fatalf("defaults: %+v", cfg)
 	}
 }
 
+// productionSecret is a secret production accepts.
+const productionSecret = "T9v4qLw2Zx8eR1mN6bY3cK7pH0sJ5dFg"
+
 func TestProductionRequiresSecret(t *testing.T) {
-	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production"}))
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_PUBLIC_URL": "https://auth.example.com"}))
 	if err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_SECRET is required") {
 		t.Fatalf("want a clear refusal, got %v", err)
 	}
-	_, err = LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": strings.Repeat("s", 32)}))
+	_, err = LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_PUBLIC_URL": "https://auth.example.com", "KEYCARD_JWT_SECRET": productionSecret}))
 	if err != nil {
 		t.Fatalf("a 32-byte secret must do: %v", err)
+	}
+}
+
+// The issuer rule: iss and the metadata's issuer are KEYCARD_ISSUER, else
+// KEYCARD_PUBLIC_URL, else in development http://localhost:PORT; the
+// metadata's URLs come from KEYCARD_PUBLIC_URL (the same default).
+func TestIssuerAndPublicURL(t *testing.T) {
+	for _, tt := range []struct {
+		name                string
+		vars                map[string]string
+		wantIssuer, wantURL string
+	}{
+		{"development default", nil, "http://localhost:8080", "http://localhost:8080"},
+		{"port from KEYCARD_ADDR", map[string]string{"KEYCARD_ADDR": "127.0.0.1:9000"}, "http://localhost:9000", "http://localhost:9000"},
+		{"public URL", map[string]string{"KEYCARD_PUBLIC_URL": "https://auth.example.com/"}, "https://auth.example.com", "https://auth.example.com"},
+		{"public URL with a path", map[string]string{"KEYCARD_PUBLIC_URL": "https://example.com/auth"}, "https://example.com/auth", "https://example.com/auth"},
+		{"issuer set", map[string]string{"KEYCARD_PUBLIC_URL": "https://auth.example.com", "KEYCARD_ISSUER": "https://id.example.com"}, "https://id.example.com", "https://auth.example.com"},
+		{"issuer set, development", map[string]string{"KEYCARD_ISSUER": "https://id.example.com"}, "https://id.example.com", "http://localhost:8080"},
+		{"production", map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": productionSecret, "KEYCARD_PUBLIC_URL": "https://auth.example.com"}, "https://auth.example.com", "https://auth.example.com"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			cfg, err := LoadEnv(env(tt.vars))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Issuer != tt.wantIssuer || cfg.PublicURL != tt.wantURL {
+				t.Fatalf("issuer %q, public URL %q; want %q, %q", cfg.Issuer, cfg.PublicURL, tt.wantIssuer, tt.wantURL)
+			}
+		})
+	}
+}
+
+func TestProductionRequiresPublicURL(t *testing.T) {
+	_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_JWT_SECRET": productionSecret, "KEYCARD_ISSUER": "https://id.example.com"}))
+	if err == nil || !strings.Contains(err.Error(), "KEYCARD_PUBLIC_URL is required in production") {
+		t.Fatalf("want a refusal naming KEYCARD_PUBLIC_URL, got %v", err)
+	}
+	for _, bad := range []string{"auth.example.com", "ftp://auth.example.com", "https://", "https://auth.example.com?x=1", "https://user:pw@auth.example.com", "https://auth.example.com/#top"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_PUBLIC_URL": bad})); err == nil || !strings.Contains(err.Error(), "KEYCARD_PUBLIC_URL") {
+			t.Errorf("KEYCARD_PUBLIC_URL=%s: %v, want a refusal", bad, err)
+		}
 	}
 }
 
