@@ -65,7 +65,7 @@ func (s *Service) failLogin(ctx context.Context, username, userID, password stri
 	}
 	s.observe.Login("failure")
 	now := s.clock()
-	e := newEvent(EventLoginFailed, userID, username, "", client, now)
+	e := loginFailedEvent(userID, username, client, now)
 	if err := s.store.RecordEvent(ctx, e); err != nil {
 		s.log.WarnContext(ctx, "audit event not recorded", "kind", e.Kind, "err", err)
 	}
