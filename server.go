@@ -99,8 +99,9 @@ Usage:
                                    give a user a role (e.g. the first admin)
   keycard users revoke-role USERNAME ROLE
                                    take a role away
-  keycard keys generate --alg EdDSA|ES256|RS256
-                                   print a new private signing key (PEM)
+  keycard keys generate --alg EdDSA|ES256|RS256 [--out FILE]
+                                   a new private signing key (PEM), on stdout
+                                   or in FILE, created owner-only (0600)
   keycard version                  print the version
   keycard help                     this text
 
@@ -326,8 +327,11 @@ func users(cfg config.Config, log *slog.Logger, args []string, stdout io.Writer)
 	return nil
 }
 
-// keys runs `keycard keys generate --alg ALG`: a new private key as PEM on
-// stdout, for KEYCARD_JWT_KEY_FILE. It needs no configuration.
+// keys runs `keycard keys generate --alg ALG [--out FILE]`: a new private
+// key as PEM, for KEYCARD_JWT_KEY_FILE. It needs no configuration. The key
+// never lands in a file others can read: --out creates FILE owner-only and
+// never overwrites one, and a file stdout was redirected to (created with
+// the umask's mode, often 0644) is narrowed to 0600.
 func keys(args []string, stdout, stderr io.Writer) error {
 	if len(args) == 0 || args[0] != "generate" {
 		return errors.New("usage: keycard keys generate --alg EdDSA|ES256|RS256")
@@ -335,6 +339,7 @@ func keys(args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("keycard keys generate", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	alg := fs.String("alg", "EdDSA", "EdDSA, ES256 or RS256")
+	out := fs.String("out", "", "write the key to this new file, readable by its owner only (default: stdout)")
 	if err := fs.Parse(args[1:]); err != nil {
 		return err
 	}
@@ -346,6 +351,36 @@ func keys(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	if *out != "" {
+		return writeKeyFile(*out, pem)
+	}
+	if f, ok := stdout.(*os.File); ok {
+		if info, err := f.Stat(); err == nil && info.Mode().IsRegular() && info.Mode().Perm()&0o077 != 0 {
+			if err := f.Chmod(0o600); err != nil {
+				return fmt.Errorf("the key would go to a file open to group or others (mode %04o) whose mode cannot be changed: %w; use --out FILE", info.Mode().Perm(), err)
+			}
+			fmt.Fprintf(stderr, "keycard: the output file was open to group or others (mode %04o); it is now 0600\n", info.Mode().Perm())
+		}
+	}
 	_, err = stdout.Write(pem)
 	return err
+}
+
+// writeKeyFile creates path owner-only, whatever the umask, and writes a
+// private key to it. An existing file is refused rather than overwritten:
+// it may be the key in use.
+func writeKeyFile(path string, pem []byte) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("--out: %w", err)
+	}
+	err = f.Chmod(0o600)
+	if err == nil {
+		_, err = f.Write(pem)
+	}
+	if err = errors.Join(err, f.Close()); err != nil {
+		_ = os.Remove(path)
+		return fmt.Errorf("--out: %w", err)
+	}
+	return nil
 }

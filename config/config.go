@@ -343,7 +343,7 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		}
 	case "EdDSA", "ES256", "RS256":
 		if cfg.Mode == Production && cfg.JWTKeyFile == "" {
-			errs = append(errs, fmt.Errorf("KEYCARD_JWT_KEY_FILE is required in production with KEYCARD_JWT_ALG=%s; generate one with: keycard keys generate --alg %s > key.pem", cfg.JWTAlg, cfg.JWTAlg))
+			errs = append(errs, fmt.Errorf("KEYCARD_JWT_KEY_FILE is required in production with KEYCARD_JWT_ALG=%s; generate one with: keycard keys generate --alg %s --out key.pem", cfg.JWTAlg, cfg.JWTAlg))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_ALG: %q is not HS256, EdDSA, ES256 or RS256", cfg.JWTAlg))
