@@ -329,6 +329,8 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 	}
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < MinSecretBytes {
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET must be at least %d bytes (it is %d); generate one with: openssl rand -base64 48", MinSecretBytes, len(cfg.JWTSecret)))
+	} else if why := weakSecret(cfg.JWTSecret); cfg.Mode == Production && cfg.JWTSecret != "" && why != "" {
+		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET has too little entropy for production: %s; generate one with: openssl rand -base64 48", why))
 	}
 	cfg.JWTAlg = get("KEYCARD_JWT_ALG")
 	cfg.JWTKeyFile = get("KEYCARD_JWT_KEY_FILE")

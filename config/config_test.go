@@ -168,3 +168,46 @@ func TestRemovedLoopbackExemptionIsRefusedWithAdvice(t *testing.T) {
 		}
 	}
 }
+
+// Production refuses a secret with too little entropy, judged on its bytes
+// as given; development takes any secret of the right length.
+func TestProductionRefusesLowEntropySecrets(t *testing.T) {
+	prod := func(secret string) error {
+		_, err := LoadEnv(env(map[string]string{"KEYCARD_ENV": "production", "KEYCARD_PUBLIC_URL": "https://auth.example.com", "KEYCARD_JWT_SECRET": secret}))
+		return err
+	}
+	for name, secret := range map[string]string{
+		"one byte":               strings.Repeat("a", 32),
+		"two bytes alternating":  strings.Repeat("ab", 16),
+		"16 bytes, twice":        strings.Repeat("0123456789abcdef", 2),
+		"a word, repeated":       strings.Repeat("password", 5),
+		"a pattern, cut short":   strings.Repeat("k3y!Secr", 4) + "k3y",
+		"one byte, a few others": strings.Repeat("a", 40) + "bcdefghij",
+	} {
+		if err := prod(secret); err == nil || !strings.Contains(err.Error(), "too little entropy") {
+			t.Errorf("%s (%q): %v, want a refusal", name, secret, err)
+		}
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_JWT_SECRET": secret})); err != nil {
+			t.Errorf("%s in development: %v", name, err)
+		}
+	}
+	for name, secret := range map[string]string{
+		"openssl rand -base64 48": "q8Zf0b4m1tXkV9rH2sLw7cYp3nDe6gJa5uRiBo1vFzKxQy8TlMWhSe0dPjNU4CAr",
+		"openssl rand -hex 32":    "3f9a1c7e5b2d8f4a6c0e9b1d3f5a7c9e2b4d6f8a0c1e3b5d7f9a2c4e6b8d0f1a",
+		"openssl rand -hex 16":    "9f3b2a7c1e5d8b4f0a6c2e9d7b3f1a5c",
+		"a passphrase":            "correct horse battery staple 1984",
+		"the test secret":         productionSecret,
+	} {
+		if err := prod(secret); err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+}
+
+func TestRepeatedPeriod(t *testing.T) {
+	for s, want := range map[string]int{"": 0, "a": 0, "aa": 1, "abab": 2, "abcabcab": 3, "abcab": 0, "abcd": 0, "aab": 0} {
+		if got := repeatedPeriod(s); got != want {
+			t.Errorf("repeatedPeriod(%q) = %d, want %d", s, got, want)
+		}
+	}
+}
