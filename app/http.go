@@ -23,17 +23,23 @@ import (
 const MaxBodyBytes = 1 << 20
 
 func (a *App) routes() http.Handler {
+	cookies := graph.CookieMode{
+		Enabled:        a.cfg.RefreshCookie,
+		Name:           graph.RefreshCookieName,
+		MaxAge:         a.cfg.RefreshTTL,
+		Path:           "/graphql",
+		Secure:         a.secureCookie,
+		AllowedOrigins: a.cfg.CORSOrigins,
+	}
+	if a.cfg.Mode == config.Production {
+		// Secure, Path=/, no Domain: a sibling subdomain cannot plant it.
+		cookies.Name, cookies.Path = graph.HostRefreshCookieName, "/"
+	}
 	gql := graph.NewHandler(a.service, graph.Options{
 		Introspection: a.cfg.Introspection,
 		QueryLimits:   graph.QueryLimits(a.cfg.GraphQL),
-		Cookies: graph.CookieMode{
-			Enabled:        a.cfg.RefreshCookie,
-			MaxAge:         a.cfg.RefreshTTL,
-			Path:           "/graphql",
-			Secure:         a.secureCookie,
-			AllowedOrigins: a.cfg.CORSOrigins,
-		},
-		Logger: a.log,
+		Cookies:       cookies,
+		Logger:        a.log,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.service.Authenticate)(gql))))

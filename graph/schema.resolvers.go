@@ -38,7 +38,7 @@ func (r *mutationResolver) Refresh(ctx context.Context, token *string) (*model.A
 	case token != nil:
 		presented = *token
 	case r.Cookies.Enabled:
-		presented = refreshCookie(ctx)
+		presented = r.Cookies.refreshCookie(ctx)
 	}
 	grant, err := r.Service.Refresh(ctx, presented, auth.ClientFrom(ctx))
 	if err != nil {
