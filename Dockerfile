@@ -1,6 +1,7 @@
 # keycard: a static binary on distroless, running as non-root.
 #   docker build -t keycard .
-#   docker run -p 8080:8080 -e KEYCARD_ENV=production -e KEYCARD_JWT_SECRET=... keycard
+#   docker run -p 8080:8080 -e KEYCARD_ENV=production -e KEYCARD_JWT_SECRET=... \
+#     -e KEYCARD_PUBLIC_URL=https://auth.example.com keycard
 # .ci/run builds the binary with the same command as the build stage below
 # (it checks that this file still contains it).
 

@@ -96,7 +96,8 @@ func TestServesTLS12AndUpWithHSTSInProduction(t *testing.T) {
 		"KEYCARD_METRICS_ADDR": "127.0.0.1:0",
 		"KEYCARD_DATABASE_URL": "sqlite:" + filepath.Join(t.TempDir(), "k.db"),
 		"KEYCARD_ENV":          "production",
-		"KEYCARD_JWT_SECRET":   strings.Repeat("s", 40),
+		"KEYCARD_JWT_SECRET":   "serve-test-secret-0123456789-abcdefghijklmnop",
+		"KEYCARD_PUBLIC_URL":   "https://auth.example.com",
 		"KEYCARD_TLS_CERT":     certFile,
 		"KEYCARD_TLS_KEY":      keyFile,
 	})

@@ -59,8 +59,8 @@ func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
 // what is known, rather than leaving the intended limit unset.
 func TestUnknownRateLimitRefusesToStart(t *testing.T) {
 	for _, tt := range []struct{ override, want string }{
-		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword)`},
-		{"login.email=5/1m", `unknown dimension "email" (ip, username, user)`},
+		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword, revoke)`},
+		{"login.email=5/1m", `unknown dimension "email" (ip, username, username_ip, user)`},
 	} {
 		dbFile := filepath.Join(t.TempDir(), "k.db")
 		env := map[string]string{"KEYCARD_DATABASE_URL": "sqlite:" + dbFile, "KEYCARD_RATE_LIMITS": tt.override}

@@ -130,6 +130,12 @@ func (a *App) goBackground(fn func()) {
 }
 
 func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) error {
+	a.warnReadableDatabase()
+	// Served by the caller (server.go), but checked here with the other
+	// key files, before anything is started.
+	if err := a.checkPrivateFile("KEYCARD_TLS_KEY", a.cfg.TLSKey); err != nil {
+		return err
+	}
 	if err := a.migrate(ctx); err != nil {
 		return err
 	}
@@ -178,7 +184,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		AuditRetention:       a.cfg.AuditRetention,
 		Limiter:              limiter,
 		RateLimits:           limits,
-		LimitLoopback:        a.cfg.RateLimitLoopback,
+		IPv6Prefix:           a.cfg.RateLimitIPv6Prefix,
 		Observer:             a.metrics,
 		Now:                  opts.Now,
 		Logger:               a.log,
@@ -283,6 +289,9 @@ func (a *App) signingKeys(ctx context.Context) (auth.SigningKey, []auth.SigningK
 	var pemKey []byte
 	var err error
 	if a.cfg.JWTKeyFile != "" {
+		if err := a.checkPrivateFile("KEYCARD_JWT_KEY_FILE", a.cfg.JWTKeyFile); err != nil {
+			return auth.SigningKey{}, nil, err
+		}
 		if pemKey, err = os.ReadFile(a.cfg.JWTKeyFile); err != nil {
 			return auth.SigningKey{}, nil, fmt.Errorf("KEYCARD_JWT_KEY_FILE: %w", err)
 		}
@@ -300,6 +309,9 @@ func (a *App) signingKeys(ctx context.Context) (auth.SigningKey, []auth.SigningK
 		data, err := os.ReadFile(file)
 		if err != nil {
 			return auth.SigningKey{}, nil, fmt.Errorf("KEYCARD_JWT_VERIFY_KEY_FILES: %w", err)
+		}
+		if err := a.checkVerifyKeyFile(file, data); err != nil {
+			return auth.SigningKey{}, nil, err
 		}
 		key, err := auth.ParseVerificationKey(alg, data)
 		if err != nil {

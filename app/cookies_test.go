@@ -68,11 +68,13 @@ func (b *browser) cookie() *http.Cookie {
 	return nil
 }
 
+// setCookieHeader is the refresh cookie resp sets, by either name: the
+// development one or production's __Host- one.
 func setCookieHeader(t testing.TB, resp *response) *http.Cookie {
 	t.Helper()
 	for _, line := range resp.Header.Values("Set-Cookie") {
 		c, err := http.ParseSetCookie(line)
-		if err == nil && c.Name == "keycard_refresh" {
+		if err == nil && (c.Name == "keycard_refresh" || c.Name == "__Host-keycard_refresh") {
 			return c
 		}
 	}
@@ -183,15 +185,36 @@ func TestCookieModeLogoutClearsTheCookie(t *testing.T) {
 	expectCode(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true), "UNAUTHENTICATED")
 }
 
-func TestCookieIsSecureInProduction(t *testing.T) {
+// In production the refresh cookie is __Host-keycard_refresh: Secure,
+// Path=/, no Domain, so a page on a sibling subdomain cannot plant one;
+// and a keycard_refresh cookie (which such a page could plant) is ignored.
+func TestProductionRefreshCookieIsHostPrefixed(t *testing.T) {
 	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_ENV", "production"))
-	tab := s.browser(t, "")
-	resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "prod_user", "password": "open-sesame-42"}}, "", true)
-	expectOK(t, resp)
-	if c := setCookieHeader(t, resp); c == nil || !c.Secure {
-		t.Fatalf("production cookie not Secure: %v", resp.Header.Values("Set-Cookie"))
-	}
+	eachDB(t, func(t *testing.T, s *server) {
+		tab := s.browser(t, "")
+		resp := tab.post(registerMutation, map[string]any{"input": map[string]any{"username": "prod_user", "password": "open-sesame-42"}}, "", true)
+		expectOK(t, resp)
+		c := setCookieHeader(t, resp)
+		if c == nil || c.Name != "__Host-keycard_refresh" || !c.Secure || c.Path != "/" || c.Domain != "" || !c.HttpOnly || c.SameSite != http.SameSiteStrictMode {
+			t.Fatalf("production refresh cookie: %v", resp.Header.Values("Set-Cookie"))
+		}
+		// The browser sends it back over HTTPS only; the test's plain
+		// HTTP client sends it by hand.
+		send := func(name, value string) *response {
+			body := strings.NewReader(`{"query":"mutation { refresh { accessToken } }"}`)
+			req, _ := http.NewRequest(http.MethodPost, s.http.URL+"/graphql", body)
+			req.Header.Set("Content-Type", "application/json")
+			req.Header.Set("X-CSRF-Protection", "1")
+			req.AddCookie(&http.Cookie{Name: name, Value: value})
+			return s.send(t, req)
+		}
+		expectCode(t, send("keycard_refresh", c.Value), "UNAUTHENTICATED")
+		resp = send("__Host-keycard_refresh", c.Value) // not consumed by the planted one
+		expectOK(t, resp)
+		if next := setCookieHeader(t, resp); next == nil || next.Name != "__Host-keycard_refresh" || next.Value == c.Value {
+			t.Fatalf("rotated cookie: %v", resp.Header.Values("Set-Cookie"))
+		}
+	}, withEnv("KEYCARD_REFRESH_COOKIE", "on"), withEnv("KEYCARD_ENV", "production"))
 }
 
 func TestBodyModeIsTheDefault(t *testing.T) {

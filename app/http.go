@@ -4,9 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"net"
 	"net/http"
-	"net/netip"
 	"strings"
 	"time"
 
@@ -24,17 +22,23 @@ import (
 const MaxBodyBytes = 1 << 20
 
 func (a *App) routes() http.Handler {
+	cookies := graph.CookieMode{
+		Enabled:        a.cfg.RefreshCookie,
+		Name:           graph.RefreshCookieName,
+		MaxAge:         a.cfg.RefreshTTL,
+		Path:           "/graphql",
+		Secure:         a.secureCookie,
+		AllowedOrigins: a.cfg.CORSOrigins,
+	}
+	if a.cfg.Mode == config.Production {
+		// Secure, Path=/, no Domain: a sibling subdomain cannot plant it.
+		cookies.Name, cookies.Path = graph.HostRefreshCookieName, "/"
+	}
 	gql := graph.NewHandler(a.service, graph.Options{
 		Introspection: a.cfg.Introspection,
 		QueryLimits:   graph.QueryLimits(a.cfg.GraphQL),
-		Cookies: graph.CookieMode{
-			Enabled:        a.cfg.RefreshCookie,
-			MaxAge:         a.cfg.RefreshTTL,
-			Path:           "/graphql",
-			Secure:         a.secureCookie,
-			AllowedOrigins: a.cfg.CORSOrigins,
-		},
-		Logger: a.log,
+		Cookies:       cookies,
+		Logger:        a.log,
 	})
 	mux := http.NewServeMux()
 	mux.Handle("/graphql", deadline(limitGraphQLBody(auth.Middleware(a.authenticate)(gql))))
@@ -52,12 +56,13 @@ func (a *App) routes() http.Handler {
 	oauth.New(a.service, oauth.Options{
 		Issuer:             a.cfg.Issuer,
 		IntrospectionToken: a.cfg.IntrospectionToken,
-		BaseURL:            a.baseURL,
+		PublicURL:          a.cfg.PublicURL,
 		MaxBodyBytes:       MaxBodyBytes,
 	}).Register(oauthMux)
 	mux.Handle("/oauth/", deadline(oauthMux))
 	mux.Handle("GET /.well-known/oauth-authorization-server", oauthMux)
-	return requestlog.Middleware(a.securityHeaders(a.cors(a.clientInfo(a.accessLog(mux)))))
+	clients := newClientAddresses(a.cfg.TrustedProxies, a.log)
+	return requestlog.Middleware(a.securityHeaders(a.cors(clients.middleware(a.accessLog(mux)))))
 }
 
 // authenticate is the service's token check that also tells the request
@@ -129,33 +134,11 @@ func (a *App) cors(next http.Handler) http.Handler {
 	})
 }
 
-// baseURL is keycard's public URL: KEYCARD_PUBLIC_URL, or what the request
-// was addressed to.
-func (a *App) baseURL(r *http.Request) string {
-	if a.cfg.PublicURL != "" {
-		return a.cfg.PublicURL
-	}
-	scheme := "http"
-	if r.TLS != nil || a.viaHTTPS(r) {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host
-}
-
 // viaHTTPS reports a trusted proxy saying the client used HTTPS.
 func (a *App) viaHTTPS(r *http.Request) bool {
 	peer, ok := peerAddr(r)
 	return ok && isTrusted(peer, a.cfg.TrustedProxies) &&
 		strings.EqualFold(r.Header.Get("X-Forwarded-Proto"), "https")
-}
-
-// peerAddr is the address of the connection's other end.
-func peerAddr(r *http.Request) (netip.Addr, bool) {
-	peer, err := netip.ParseAddrPort(r.RemoteAddr)
-	if err != nil {
-		return netip.Addr{}, false
-	}
-	return peer.Addr().Unmap(), true
 }
 
 // secureCookie is true in production, and in development whenever the
@@ -229,55 +212,6 @@ func limitGraphQLBody(next http.Handler) http.Handler {
 		r.Body = http.MaxBytesReader(w, r.Body, MaxBodyBytes)
 		next.ServeHTTP(w, r)
 	})
-}
-
-// clientInfo records the caller's address and user agent for sessions,
-// audit and rate limits.
-func (a *App) clientInfo(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		client := auth.Client{IP: clientIP(r, a.cfg.TrustedProxies), UserAgent: r.UserAgent()}
-		next.ServeHTTP(w, r.WithContext(auth.WithClient(r.Context(), client)))
-	})
-}
-
-// clientIP is the peer's address, unless the peer is a trusted proxy: then
-// X-Forwarded-For is read from the right (the entries the trusted proxies
-// appended) and the first untrusted hop is the client. Entries left of it
-// are whatever the client chose to send and are ignored.
-func clientIP(r *http.Request, trusted []netip.Prefix) string {
-	addr, ok := peerAddr(r)
-	if !ok {
-		host, _, err := net.SplitHostPort(r.RemoteAddr)
-		if err != nil {
-			return r.RemoteAddr
-		}
-		return host
-	}
-	if !isTrusted(addr, trusted) {
-		return addr.String()
-	}
-	hops := strings.Split(strings.Join(r.Header.Values("X-Forwarded-For"), ","), ",")
-	for i := len(hops) - 1; i >= 0; i-- {
-		hop, err := netip.ParseAddr(strings.TrimSpace(hops[i]))
-		if err != nil {
-			break // garbage: trust nothing further left
-		}
-		hop = hop.Unmap()
-		if !isTrusted(hop, trusted) {
-			return hop.String()
-		}
-		addr = hop
-	}
-	return addr.String()
-}
-
-func isTrusted(addr netip.Addr, trusted []netip.Prefix) bool {
-	for _, p := range trusted {
-		if p.Contains(addr) {
-			return true
-		}
-	}
-	return false
 }
 
 // statusRecorder remembers the status code for the access log.

@@ -183,7 +183,7 @@ func verifyWithJWKS(set jwkSet, raw string) (jwt.MapClaims, error) {
 	_, err := jwt.NewParser(
 		jwt.WithValidMethods(algs),
 		jwt.WithExpirationRequired(),
-		jwt.WithIssuer("keycard"),
+		jwt.WithIssuer(devIssuer),
 		jwt.WithAudience("keycard"),
 	).ParseWithClaims(raw, claims, func(token *jwt.Token) (any, error) {
 		kid, _ := token.Header["kid"].(string)
@@ -464,6 +464,7 @@ func TestProductionRequiresKeyFileForAsymmetricAlgorithms(t *testing.T) {
 				"KEYCARD_ENV":          "production",
 				"KEYCARD_JWT_ALG":      alg,
 				"KEYCARD_DATABASE_URL": storetest.SQLiteURL(t),
+				"KEYCARD_PUBLIC_URL":   "https://auth.example.com",
 			}
 			lookupEnv := func(name string) (string, bool) { v, ok := env[name]; return v, ok }
 			if _, err := config.LoadEnv(lookupEnv, nil); err == nil || !strings.Contains(err.Error(), "KEYCARD_JWT_KEY_FILE") {

@@ -24,7 +24,7 @@ func (s *server) scrape(t testing.TB) string {
 
 func TestMetricsCountWhatHappens(t *testing.T) {
 	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username_ip=3/1m"))
 	reg := s.register(t, "metered", "open-sesame-42")
 	login := s.login(t, "metered", "open-sesame-42")
 	for range 3 {

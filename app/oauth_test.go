@@ -137,7 +137,7 @@ func TestOAuthTokenEndpointErrors(t *testing.T) {
 
 func TestOAuthTokenEndpointIsRateLimitedLikeGraphQL(t *testing.T) {
 	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m"))
+	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "login.username_ip=3/1m"))
 	s.register(t, "limited_o", "open-sesame-42")
 	bad := url.Values{"grant_type": {"password"}, "username": {"limited_o"}, "password": {"nope-nope-nope"}}
 	for range 2 {
@@ -232,25 +232,53 @@ func TestOAuthIntrospectionIsOffWithoutAToken(t *testing.T) {
 	}
 }
 
+// The metadata document and the tokens' iss follow the issuer rule, and no
+// URL in the document comes from the request's Host: the document is
+// publicly cacheable, so a forged Host would poison it for everyone.
 func TestOAuthMetadata(t *testing.T) {
 	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_INTROSPECTION_TOKEN", introspectionSecret))
-	resp, err := s.http.Client().Get(s.http.URL + "/.well-known/oauth-authorization-server")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var doc map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
-		t.Fatal(err)
-	}
-	base := s.http.URL
-	if doc["issuer"] != "keycard" || doc["token_endpoint"] != base+"/oauth/token" || doc["revocation_endpoint"] != base+"/oauth/revoke" ||
-		doc["introspection_endpoint"] != base+"/oauth/introspect" || doc["jwks_uri"] != base+"/.well-known/jwks.json" {
-		t.Fatalf("metadata: %v", doc)
-	}
-	grants, _ := doc["grant_types_supported"].([]any)
-	if !slices.Contains(grants, any("password")) || !slices.Contains(grants, any("refresh_token")) {
-		t.Fatalf("grant types: %v", grants)
+	for _, tt := range []struct {
+		name            string
+		opts            []serverOption
+		issuer, baseURL string
+	}{
+		{"development default", nil, devIssuer, devIssuer},
+		{"public URL", []serverOption{withEnv("KEYCARD_PUBLIC_URL", "https://auth.example.com")}, "https://auth.example.com", "https://auth.example.com"},
+		{"issuer and public URL", []serverOption{withEnv("KEYCARD_PUBLIC_URL", "https://auth.example.com"), withEnv("KEYCARD_ISSUER", "https://id.example.com")}, "https://id.example.com", "https://auth.example.com"},
+		{"production", []serverOption{withEnv("KEYCARD_ENV", "production"), withEnv("KEYCARD_PUBLIC_URL", "https://auth.example.com")}, "https://auth.example.com", "https://auth.example.com"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			s := startSQLite(t, append(tt.opts, withEnv("KEYCARD_INTROSPECTION_TOKEN", introspectionSecret))...)
+			req, err := http.NewRequest(http.MethodGet, s.http.URL+"/.well-known/oauth-authorization-server", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req.Host = "evil.example"
+			req.Header.Set("X-Forwarded-Host", "evil.example")
+			req.Header.Set("X-Forwarded-Proto", "https")
+			resp, err := s.http.Client().Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer resp.Body.Close()
+			var doc map[string]any
+			if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+				t.Fatal(err)
+			}
+			base := tt.baseURL
+			if doc["issuer"] != tt.issuer || doc["token_endpoint"] != base+"/oauth/token" || doc["revocation_endpoint"] != base+"/oauth/revoke" ||
+				doc["introspection_endpoint"] != base+"/oauth/introspect" || doc["jwks_uri"] != base+"/.well-known/jwks.json" {
+				t.Fatalf("metadata: %v", doc)
+			}
+			grants, _ := doc["grant_types_supported"].([]any)
+			if !slices.Contains(grants, any("password")) || !slices.Contains(grants, any("refresh_token")) {
+				t.Fatalf("grant types: %v", grants)
+			}
+			reg := s.register(t, unique("issued"), "open-sesame-42")
+			if iss := claimsOf(t, reg.AccessToken)["iss"]; iss != tt.issuer {
+				t.Fatalf("token iss = %v, want %q", iss, tt.issuer)
+			}
+		})
 	}
 }

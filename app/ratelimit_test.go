@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -106,13 +107,14 @@ func TestAliasedLoginsAreSeparateAttempts(t *testing.T) {
 		if len(codes) != 50 {
 			t.Fatalf("want 50 errors, got %d: %s", len(codes), resp.Body)
 		}
+		// The default limit of one address on one account: 10.
 		limited := 0
 		for i := range 50 {
 			code := codes[fmt.Sprintf("a%d", i)]
 			switch {
-			case i < 20 && code != "UNAUTHENTICATED":
+			case i < 10 && code != "UNAUTHENTICATED":
 				t.Fatalf("attempt %d: %s", i, code)
-			case i >= 20 && code != "RATE_LIMITED":
+			case i >= 10 && code != "RATE_LIMITED":
 				t.Fatalf("attempt %d: %s, want RATE_LIMITED", i, code)
 			case code == "RATE_LIMITED":
 				limited++
@@ -127,10 +129,11 @@ func TestAliasedLoginsAreSeparateAttempts(t *testing.T) {
 			}
 		}
 		// Over the limit no password hash is computed.
-		if got := s.app.Service().Stats().PasswordHashes - hashesBefore; got != 20 {
-			t.Fatalf("%d hashes computed for 20 admitted attempts", got)
+		if got := s.app.Service().Stats().PasswordHashes - hashesBefore; got != 10 {
+			t.Fatalf("%d hashes computed for 10 admitted attempts", got)
 		}
-		// The right password does not get through the exhausted bucket.
+		// The right password from that address does not get through its
+		// exhausted bucket.
 		expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": name, "password": "open-sesame-42"}}), "RATE_LIMITED")
 		// Another user is not affected.
 		other := unique("bystander")
@@ -157,7 +160,7 @@ func TestBatchedOperationsAreSeparateAttempts(t *testing.T) {
 		if strings.Join(codes, ",") != strings.Join(want, ",") {
 			t.Fatalf("batch codes: %v", codes)
 		}
-	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=5/1m"))
+	}, withEnv("KEYCARD_RATE_LIMITS", "login.username_ip=5/1m"))
 }
 
 // batch posts a JSON array of operations and decodes the array answer.
@@ -257,7 +260,7 @@ func TestSuccessfulAttemptsDoNotUseUpTheLimit(t *testing.T) {
 		expectCode(t, s.refresh(t, "kcr_bogus"), "UNAUTHENTICATED")
 		expectCode(t, s.refresh(t, "kcr_bogus"), "UNAUTHENTICATED")
 		expectCode(t, s.refresh(t, "kcr_bogus"), "RATE_LIMITED")
-	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m,refresh.ip=2/1m"), withEnv("KEYCARD_RATE_LIMIT_LOOPBACK", "on"))
+	}, withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m,login.username_ip=3/1m,refresh.ip=2/1m"))
 }
 
 func TestChangePasswordIsRateLimitedPerUser(t *testing.T) {
@@ -298,7 +301,7 @@ func TestPerIPLimitsUseForwardedForOnlyFromTrustedProxies(t *testing.T) {
 			if url := envOf(opts)["KEYCARD_REDIS_URL"]; url != "" {
 				flushRedis(t, url)
 			}
-			s := startServer(t, dbURL, append(opts, withEnv("KEYCARD_RATE_LIMIT_LOOPBACK", "on"))...)
+			s := startServer(t, dbURL, opts...)
 			s.register(t, unique("peer"), "open-sesame-42")
 			s.register(t, unique("peer"), "open-sesame-42")
 			// Forged X-Forwarded-For from a peer that is no proxy changes nothing.
@@ -307,12 +310,16 @@ func TestPerIPLimitsUseForwardedForOnlyFromTrustedProxies(t *testing.T) {
 	}, withEnv("KEYCARD_RATE_LIMITS", "register.ip=2/1m"))
 }
 
-func TestLoopbackClientsAreNotLimitedPerIPByDefault(t *testing.T) {
-	t.Parallel()
-	s := startSQLite(t, withEnv("KEYCARD_RATE_LIMITS", "register.ip=1/1m"))
-	for range 3 {
+// A loopback peer is limited like any other: behind a proxy on the same
+// host, the proxy is trusted and its clients count on their own; nothing
+// is exempt by default.
+func TestLoopbackClientsAreLimitedPerIP(t *testing.T) {
+	eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+		s := startServer(t, dbURL, opts...)
 		s.register(t, unique("local"), "open-sesame-42")
-	}
+		resp := s.gql(t, "", registerMutation, map[string]any{"input": map[string]any{"username": unique("local"), "password": "open-sesame-42"}})
+		expectCode(t, resp, "RATE_LIMITED")
+	}, withEnv("KEYCARD_RATE_LIMITS", "register.ip=1/1m"))
 }
 
 // Two instances on one database count against the same Redis buckets. Not
@@ -320,7 +327,7 @@ func TestLoopbackClientsAreNotLimitedPerIPByDefault(t *testing.T) {
 func TestRateLimitsAreSharedThroughRedis(t *testing.T) {
 	url := freshRedis(t)
 	dbURL := storetest.SQLiteURL(t)
-	opts := []serverOption{withEnv("KEYCARD_REDIS_URL", url), withEnv("KEYCARD_RATE_LIMITS", "login.username=3/1m")}
+	opts := []serverOption{withEnv("KEYCARD_REDIS_URL", url), withEnv("KEYCARD_RATE_LIMITS", "login.username_ip=3/1m")}
 	a := startServer(t, dbURL, opts...)
 	b := startServer(t, dbURL, opts...)
 	name := unique("shared")
@@ -343,5 +350,68 @@ func TestRateLimitsCanBeTurnedOff(t *testing.T) {
 		if code != "UNAUTHENTICATED" {
 			t.Fatalf("%s: %s", path, code)
 		}
+	}
+}
+
+// aliasedRefreshes is one document with n aliased refresh mutations that
+// present no token.
+func aliasedRefreshes(n int) string {
+	var b strings.Builder
+	b.WriteString("mutation {")
+	for i := range n {
+		fmt.Fprintf(&b, " r%d: refresh { accessToken }", i)
+	}
+	b.WriteString(" }")
+	return b.String()
+}
+
+// Every signed-out page load of a cookie-mode frontend asks refresh whether
+// it has a session, with no cookie to send. Such calls are answered at once
+// and cost nothing: no rate-limit token, no database statement; so a crowd
+// of signed-out visitors behind one address never limits that address's
+// real refreshes.
+func TestRefreshWithoutATokenCostsNothing(t *testing.T) {
+	for _, mode := range []string{"bearer", "cookie"} {
+		t.Run(mode, func(t *testing.T) {
+			eachLimiter(t, func(t *testing.T, dbURL string, opts []serverOption) {
+				var statements atomic.Int64
+				// Statements of requests only: the revocation sync and the
+				// audit writer run beside them on their own.
+				s := startServerWith(t, dbURL, func(ctx context.Context, _ string) {
+					if requestlog.ID(ctx) != "" {
+						statements.Add(1)
+					}
+				},
+					append(opts, withEnv("KEYCARD_REFRESH_COOKIE", map[string]string{"bearer": "off", "cookie": "on"}[mode]))...)
+				reg := s.register(t, unique("returning"), "open-sesame-42")
+				before := statements.Load()
+				for range 20 {
+					resp := s.gql(t, "", aliasedRefreshes(50), nil)
+					codes := codesByPath(resp)
+					if len(codes) != 50 {
+						t.Fatalf("%d answers to 50 refreshes: %s", len(codes), resp.Body)
+					}
+					for path, code := range codes {
+						if code != "UNAUTHENTICATED" {
+							t.Fatalf("%s: %s, want UNAUTHENTICATED", path, code)
+						}
+					}
+					if cookies := resp.Header.Values("Set-Cookie"); len(cookies) > 0 {
+						t.Fatalf("no cookie was sent, yet one is cleared: %q", cookies)
+					}
+				}
+				if n := statements.Load() - before; n != 0 {
+					t.Fatalf("1,000 refreshes without a token ran %d database statements", n)
+				}
+				// A real refresh from the same address still goes through.
+				if mode == "bearer" {
+					expectOK(t, s.refresh(t, reg.refresh()))
+					return
+				}
+				tab := s.browser(t, "")
+				expectOK(t, tab.post(registerMutation, map[string]any{"input": map[string]any{"username": unique("cookie"), "password": "open-sesame-42"}}, "", true))
+				expectOK(t, tab.post(`mutation { refresh { accessToken } }`, nil, "", true))
+			})
+		})
 	}
 }

@@ -26,6 +26,14 @@ import (
 // attacker who knows the format (but not a real secret) would.
 const testSecret = "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz"
 
+// devIssuer is the issuer of a development server on the default
+// KEYCARD_ADDR: http://localhost:PORT.
+const devIssuer = "http://localhost:8080"
+
+// productionURL is the KEYCARD_PUBLIC_URL a production test server gets
+// unless the test sets one: production refuses to start without it.
+const productionURL = "https://auth.keycard.test"
+
 // cheapArgon2 keeps tests fast; the parameters themselves are unit-tested.
 var cheapArgon2 = auth.Argon2Params{MemoryKiB: 64, Iterations: 1, Parallelism: 1, SaltLen: 16, KeyLen: 32}
 
@@ -109,6 +117,9 @@ func startServerWith(t testing.TB, dbURL string, observe func(ctx context.Contex
 
 func (s *server) start() {
 	s.t.Helper()
+	if _, set := s.env["KEYCARD_PUBLIC_URL"]; !set && s.env["KEYCARD_ENV"] == "production" {
+		s.env["KEYCARD_PUBLIC_URL"] = productionURL
+	}
 	cfg, err := config.LoadEnv(func(name string) (string, bool) { v, ok := s.env[name]; return v, ok }, nil)
 	if err != nil {
 		s.t.Fatalf("config: %v", err)

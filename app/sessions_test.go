@@ -714,3 +714,40 @@ func waitFor(t testing.TB, limit time.Duration, cond func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// People type passwords into the username field. A failed login keeps the
+// typed name in the audit log only if it could be a username; anything
+// else is left out, and the event says so.
+func TestFailedLoginAuditKeepsOnlyPossibleUsernames(t *testing.T) {
+	t.Parallel()
+	eachDB(t, func(t *testing.T, s *server) {
+		admin := s.admin(t, "auditor")
+		s.register(t, "typist", "open-sesame-42")
+		for _, typed := range []string{"correct horse battery staple", "open-sesame-42!", "Tr0ub4dor&3", strings.Repeat("x", 33), "no_such_user", "typist"} {
+			expectCode(t, s.gql(t, "", loginMutation, map[string]any{"input": map[string]any{"username": typed, "password": "wrong-guess-1"}}), "UNAUTHENTICATED")
+		}
+		var got []string
+		for _, e := range s.events(t, admin.AccessToken, map[string]any{"kind": "LOGIN_FAILED", "first": 10}).Edges {
+			name, detail := "", ""
+			if e.Node.Username != nil {
+				name = *e.Node.Username
+			}
+			if e.Node.Detail != nil {
+				detail = *e.Node.Detail
+			}
+			got = append(got, name+"|"+detail)
+		}
+		marker := "|typed name is not a possible username; not stored"
+		want := []string{"typist|", "no_such_user|", marker, marker, marker, marker}
+		if !slices.Equal(got, want) {
+			t.Fatalf("login_failed events, newest first (username|detail):\n got %q\nwant %q", got, want)
+		}
+		var stored int
+		if err := s.rawDB(t).SQL.QueryRow("SELECT COUNT(*) FROM auth_events WHERE username LIKE '%horse%' OR username LIKE '%sesame%' OR username LIKE '%ub4dor%' OR detail LIKE '%horse%'").Scan(&stored); err != nil {
+			t.Fatal(err)
+		}
+		if stored != 0 {
+			t.Fatalf("%d audit rows hold a typed password", stored)
+		}
+	})
+}

@@ -26,7 +26,7 @@ type forge struct {
 
 func (f forge) claims() jwt.MapClaims {
 	return jwt.MapClaims{
-		"iss": "keycard", "aud": []string{"keycard"}, "sub": f.sub, "sid": f.sid,
+		"iss": devIssuer, "aud": []string{"keycard"}, "sub": f.sub, "sid": f.sid,
 		"jti": uuid.NewString(), "roles": []string{"admin"},
 		"iat": f.now.Unix(), "nbf": f.now.Unix(), "exp": f.now.Add(10 * time.Minute).Unix(),
 	}

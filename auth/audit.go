@@ -61,6 +61,24 @@ func newEvent(kind EventKind, userID, username, sessionID string, client Client,
 	return e
 }
 
+// loginFailedEvent records a failed login. The typed name is kept only if
+// it could be a username: people type passwords into the username field,
+// and what is not a possible username (too long, a space, punctuation a
+// name cannot have) is far more likely one of those than a name worth
+// keeping. Such a name is left out and Detail says so.
+func loginFailedEvent(userID, typed string, client Client, at time.Time) *Event {
+	if _, possible := UsernameKey(typed); possible {
+		return newEvent(EventLoginFailed, userID, typed, "", client, at)
+	}
+	e := newEvent(EventLoginFailed, userID, "", "", client, at)
+	e.Detail = notAUsername
+	return e
+}
+
+// notAUsername is the Detail of a failed login whose typed name was not a
+// possible username and so was not stored.
+const notAUsername = "typed name is not a possible username; not stored"
+
 // eventQueue records events off the request path: where writing in the
 // request would put database I/O on a path that must not have it (a revoked
 // token presented again and again costs no database write per request), or

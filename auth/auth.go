@@ -127,12 +127,18 @@ type Store interface {
 	// AdvanceSession stores s (its new generation, times) and the refresh
 	// token issued for that generation.
 	AdvanceSession(ctx context.Context, s *Session, refreshHash []byte) error
+	// LockSession returns the session with id; inside Tx it locks the row
+	// so that what is decided about the session serializes.
+	LockSession(ctx context.Context, id string) (*Session, error)
 	// RevokeSessions marks the user's live sessions revoked (only those in
 	// ids, or all when ids is nil) and appends one RevokedSession entry per
 	// session to the revocation list. It returns the entries appended.
 	RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]Revocation, error)
 	// AppendRevocation appends one entry to the revocation list.
 	AppendRevocation(ctx context.Context, r *Revocation) error
+	// RevocationExists reports whether the revocation list holds an entry
+	// of kind for subject.
+	RevocationExists(ctx context.Context, kind RevocationKind, subject string) (bool, error)
 	// RevocationsAfter returns up to limit entries with ID > afterID that
 	// are still in force at now, in ID order.
 	RevocationsAfter(ctx context.Context, afterID int64, now time.Time, limit int) ([]Revocation, error)
@@ -143,6 +149,11 @@ type Store interface {
 	PasswordHash(ctx context.Context, userID string) (string, error)
 	// SetRoles replaces a user's roles.
 	SetRoles(ctx context.Context, userID string, roles []string) error
+	// SessionIPs lists the distinct addresses the sessions of the user
+	// with usernameKey were opened or last refreshed from, most recently
+	// used first, at most limit; revoked and expired sessions count until
+	// they are purged. Empty for a name nobody has.
+	SessionIPs(ctx context.Context, usernameKey string, limit int) ([]string, error)
 	// LiveSessions lists the user's sessions that are neither revoked nor
 	// expired at now, most recently used first.
 	LiveSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)

@@ -3,7 +3,6 @@ package auth
 import (
 	"context"
 	"errors"
-	"strings"
 	"time"
 )
 
@@ -18,9 +17,8 @@ const (
 // fail the same way and take the same time.
 func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
 	key, ok := UsernameKey(username)
-	// Limited before anything is hashed; names that cannot exist are
-	// limited too, so the limit does not tell them apart.
-	spent, err := s.limit(ctx, OpLogin, map[Dimension]string{PerIP: client.IP, PerUsername: clip(strings.ToLower(username), 64)})
+	// Limited before anything is hashed (login_limits.go).
+	spent, err := s.limitLogin(ctx, username, key, ok, client)
 	if err != nil {
 		s.observe.Login("rate_limited")
 		return nil, err
@@ -67,7 +65,7 @@ func (s *Service) failLogin(ctx context.Context, username, userID, password stri
 	}
 	s.observe.Login("failure")
 	now := s.clock()
-	e := newEvent(EventLoginFailed, userID, username, "", client, now)
+	e := loginFailedEvent(userID, username, client, now)
 	if err := s.store.RecordEvent(ctx, e); err != nil {
 		s.log.WarnContext(ctx, "audit event not recorded", "kind", e.Kind, "err", err)
 	}

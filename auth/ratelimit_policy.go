@@ -38,27 +38,40 @@ const (
 	OpRegister       Operation = "register"
 	OpRefresh        Operation = "refresh"
 	OpChangePassword Operation = "changePassword"
+	// OpRevoke is RFC 7009 token revocation: unauthenticated, so a caller
+	// could otherwise make keycard look up tokens without end.
+	OpRevoke Operation = "revoke"
 )
 
 // Operations lists the rate-limited operations, in the order messages name
 // them.
 func Operations() []Operation {
-	return []Operation{OpLogin, OpRegister, OpRefresh, OpChangePassword}
+	return []Operation{OpLogin, OpRegister, OpRefresh, OpChangePassword, OpRevoke}
 }
 
 // Dimension is what a limit is counted per.
 type Dimension string
 
 const (
-	PerIP       Dimension = "ip"
+	// PerIP counts per client address: an IPv4 address, or the IPv6
+	// prefix (a /64 by default) around an IPv6 one.
+	PerIP Dimension = "ip"
+	// PerUsername counts per typed username, whoever types it. For login
+	// it is a ceiling, not a lockout: once it is reached, only clients at
+	// an address the user already has a session from may still try (see
+	// Login).
 	PerUsername Dimension = "username"
-	PerUser     Dimension = "user"
+	// PerUsernameIP counts per pair of typed username and client address:
+	// the tight limit on one guesser at one account, which cannot touch
+	// the owner's own pair.
+	PerUsernameIP Dimension = "username_ip"
+	PerUser       Dimension = "user"
 )
 
 // Dimensions lists what limits can be counted per, in the order messages
 // name them.
 func Dimensions() []Dimension {
-	return []Dimension{PerIP, PerUsername, PerUser}
+	return []Dimension{PerIP, PerUsername, PerUsernameIP, PerUser}
 }
 
 // RateLimits maps operation and dimension to a rate; a missing pair is
@@ -66,15 +79,26 @@ func Dimensions() []Dimension {
 type RateLimits map[Operation]map[Dimension]Rate
 
 // DefaultRateLimits are generous enough for people and strict enough for
-// scripts. Login, refresh and password change count attempts that fail:
-// successful ones are refunded, so a busy legitimate client never trips
-// them; register counts every account created.
+// scripts. Login, refresh, password change and token revocation count
+// attempts that fail: successful ones are refunded, so a busy legitimate
+// client never trips them; register counts every account created.
+//
+// Login has three: one address may try one account 10 times per 15
+// minutes (then one try every 90 s), and try any accounts 100 times a
+// minute; every address together may try one account 50 times an hour
+// (1,200 a day), the ceiling that bounds a guesser spread over many
+// addresses. Reaching the ceiling does not lock the owner out (see Login).
 func DefaultRateLimits() RateLimits {
 	return RateLimits{
-		OpLogin:          {PerUsername: {20, time.Minute}, PerIP: {100, time.Minute}},
+		OpLogin: {
+			PerUsernameIP: {10, 15 * time.Minute},
+			PerUsername:   {50, time.Hour},
+			PerIP:         {100, time.Minute},
+		},
 		OpRegister:       {PerIP: {30, time.Minute}},
 		OpRefresh:        {PerIP: {100, time.Minute}},
 		OpChangePassword: {PerUser: {5, time.Minute}, PerIP: {20, time.Minute}},
+		OpRevoke:         {PerIP: {60, time.Minute}},
 	}
 }
 
@@ -127,15 +151,40 @@ func list[T ~string](names []T) string {
 	return strings.Join(parts, ", ")
 }
 
+// DefaultIPv6Prefix is how many leading bits of an IPv6 address per-address
+// limits count by: a subscriber is usually given a whole /64 (RFC 6177), so
+// counting single addresses would give each one 2^64 buckets.
+const DefaultIPv6Prefix = 64
+
 // throttle applies RateLimits through a Limiter.
 type throttle struct {
 	limiter Limiter
 	limits  RateLimits
-	// limitLoopback also limits clients on loopback addresses. Off by
-	// default: a loopback peer is a local tool or a local proxy whose
-	// clients would all share one bucket (configure trusted proxies so
-	// their real addresses count instead).
-	limitLoopback bool
+	// ipv6Prefix is the prefix length IPv6 clients are grouped by.
+	ipv6Prefix int
+}
+
+// address is what per-address limits count a client address as: an IPv4
+// address (IPv4-mapped IPv6 ones included), or the IPv6 prefix around an
+// IPv6 one, its zone dropped. Every peer counts, loopback included: a
+// local proxy's clients are told apart through KEYCARD_TRUSTED_PROXIES, not
+// by exempting the proxy. What is not an address at all (a Unix socket
+// peer) counts as itself.
+func (l *throttle) address(ip string) string {
+	addr, err := netip.ParseAddr(ip)
+	if err != nil {
+		return ip
+	}
+	addr = addr.Unmap().WithZone("")
+	if addr.Is4() {
+		return addr.String()
+	}
+	bits := l.ipv6Prefix
+	if bits <= 0 || bits > 128 {
+		bits = DefaultIPv6Prefix
+	}
+	prefix, _ := addr.Prefix(bits)
+	return prefix.String()
 }
 
 // taken remembers which buckets an attempt spent, so they can be refunded.
@@ -144,19 +193,22 @@ type taken []struct {
 	rate Rate
 }
 
-// take spends one token per configured dimension of op. keys gives each
-// dimension's value (an IP, a username key, a user id). If any bucket is
-// empty, the tokens already spent are given back and a RATE_LIMITED error
-// says when to retry.
+// take spends one token of op for each dimension keys gives a value (a
+// client IP, a username key, a user id); dimensions op has no limit for are
+// skipped. If any bucket is empty, the tokens already spent are given back
+// and a RATE_LIMITED error says when to retry.
 func (l *throttle) take(ctx context.Context, op Operation, keys map[Dimension]string) (taken, error) {
 	if l == nil || l.limiter == nil {
 		return nil, nil
 	}
 	var spent taken
-	for dim, rate := range l.limits[op] {
-		value := keys[dim]
-		if value == "" || (dim == PerIP && !l.limitLoopback && isLoopback(value)) {
+	for dim, value := range keys {
+		rate, limited := l.limits[op][dim]
+		if !limited || value == "" {
 			continue
+		}
+		if dim == PerIP {
+			value = l.address(value)
 		}
 		key := string(op) + ":" + string(dim) + ":" + value
 		ok, retryAfter, err := l.limiter.Take(ctx, key, rate)
@@ -183,11 +235,6 @@ func (l *throttle) refund(ctx context.Context, spent taken) {
 	for _, s := range spent {
 		_ = l.limiter.Refund(ctx, s.key, s.rate)
 	}
-}
-
-func isLoopback(ip string) bool {
-	addr, err := netip.ParseAddr(ip)
-	return err == nil && addr.IsLoopback()
 }
 
 // limit spends rate-limit tokens for one attempt at op, and logs the first

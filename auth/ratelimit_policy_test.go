@@ -41,8 +41,8 @@ func TestRateLimitOverridesRefuseUnknownNames(t *testing.T) {
 		t.Fatal("unknown operation and dimension accepted")
 	}
 	for _, want := range []string{
-		`logon.ip: unknown operation "logon" (login, register, refresh, changePassword)`,
-		`login.email: unknown dimension "email" (ip, username, user)`,
+		`logon.ip: unknown operation "logon" (login, register, refresh, changePassword, revoke)`,
+		`login.email: unknown dimension "email" (ip, username, username_ip, user)`,
 	} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q lacks %q", err, want)

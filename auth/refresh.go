@@ -14,6 +14,13 @@ import (
 // that was already rotated away is proof that two parties hold the session,
 // one of them a thief: the whole session is revoked.
 func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Grant, error) {
+	// No token at all is a signed-out page asking whether it has a
+	// session, not a guess: it is answered at once and costs neither a
+	// rate-limit token nor a database round trip, so signed-out visitors
+	// behind one address cannot use up that address's failed refreshes.
+	if token == "" {
+		return nil, ErrInvalidRefresh
+	}
 	spent, err := s.limit(ctx, OpRefresh, map[Dimension]string{PerIP: client.IP})
 	if err != nil {
 		return nil, err

@@ -19,8 +19,9 @@ type Options struct {
 	// password change (nil Limiter: no limits).
 	Limiter    Limiter
 	RateLimits RateLimits
-	// LimitLoopback applies per-IP limits to loopback clients too.
-	LimitLoopback bool
+	// IPv6Prefix is the prefix length per-address limits group IPv6
+	// clients by (0: DefaultIPv6Prefix).
+	IPv6Prefix int
 	// Observer counts events for metrics (nil: none).
 	Observer Observer
 	Now      func() time.Time
@@ -75,7 +76,7 @@ func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *
 		failures:    newLogBurst(failureWindow),
 		revokedUse:  newLogBurst(time.Minute),
 		limited:     newLogBurst(time.Minute),
-		limits:      &throttle{limiter: opts.Limiter, limits: opts.RateLimits, limitLoopback: opts.LimitLoopback},
+		limits:      &throttle{limiter: opts.Limiter, limits: opts.RateLimits, ipv6Prefix: opts.IPv6Prefix},
 		opts:        opts,
 		observe:     opts.Observer,
 		now:         opts.Now,

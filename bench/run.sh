@@ -34,8 +34,12 @@ for db in $DATABASES; do
   esac
   echo
   echo "== $db ($url)"
+  # Every client of keycard-load is one address (127.0.0.1), and rate
+  # limits apply to loopback peers too: registration per address is lifted
+  # so the scenarios can sign their users up. Failed-attempt limits stay.
   KEYCARD_DATABASE_URL=$url KEYCARD_ADDR=127.0.0.1:$PORT KEYCARD_LOG_LEVEL=warn \
     KEYCARD_ENV=production KEYCARD_JWT_SECRET=benchmark-secret-0123456789abcdefghijklmnop \
+    KEYCARD_PUBLIC_URL=http://127.0.0.1:$PORT KEYCARD_RATE_LIMITS=register.ip=0/1m \
     "$work/keycard" 2>"$work/keycard-$db.log" &
   server=$!
   for _ in $(seq 1 100); do curl -fs "http://127.0.0.1:$PORT/readyz" >/dev/null && break; sleep 0.1; done

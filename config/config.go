@@ -98,8 +98,9 @@ type Config struct {
 	// rate limiting altogether.
 	RateLimits    []RateLimit
 	RateLimitsOff bool
-	// RateLimitLoopback applies per-IP limits to loopback clients too.
-	RateLimitLoopback bool
+	// RateLimitIPv6Prefix is the prefix length per-address limits group
+	// IPv6 clients by.
+	RateLimitIPv6Prefix int
 	// RedisURL, when set, shares rate-limit buckets between instances.
 	RedisURL string
 	// TrustedProxies are the peers whose X-Forwarded-For is believed.
@@ -123,8 +124,8 @@ type Config struct {
 	IntrospectionToken string
 	// MetricsAddr is where Prometheus metrics are served (empty: off).
 	MetricsAddr string
-	// PublicURL is keycard's external base URL, for absolute URLs in
-	// metadata (default: derived from each request).
+	// PublicURL is keycard's external base URL, for the absolute URLs of
+	// the OAuth metadata and the default Issuer (see publicURLs).
 	PublicURL string
 
 	// Unknown are the KEYCARD_* variables set that keycard does not read:
@@ -184,7 +185,7 @@ func Vars() []Var {
 		{"KEYCARD_JWT_VERIFY_KEY_FILES", "", "comma-separated PEM keys (public or private) of earlier signing keys that still verify until their tokens expire"},
 		{"KEYCARD_ACCESS_TTL", "15m", "access token lifetime (durations: s, m, h, d, e.g. 15m, 720h, 30d)"},
 		{"KEYCARD_REFRESH_TTL", "720h", "refresh token lifetime (720h = 30d); each refresh starts a new one"},
-		{"KEYCARD_ISSUER", "keycard", "iss claim of access tokens"},
+		{"KEYCARD_ISSUER", "", "iss of access tokens and issuer of the OAuth metadata, a URL (default: KEYCARD_PUBLIC_URL)"},
 		{"KEYCARD_AUDIENCE", "keycard", "aud claim of access tokens"},
 		{"KEYCARD_TOKEN_LEEWAY", "5s", "clock skew tolerated when checking exp, nbf and iat"},
 		{"KEYCARD_REVOCATION_SYNC_INTERVAL", "1s", "how often revocations by other instances are pulled from the database"},
@@ -193,7 +194,7 @@ func Vars() []Var {
 		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
 		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
 		{"KEYCARD_RATE_LIMITS", "", "overrides of the built-in rate limits as operation.dimension=N/duration, comma-separated, e.g. login.username=20/1m (0/1m: unlimited); off disables all"},
-		{"KEYCARD_RATE_LIMIT_LOOPBACK", "off", "on: per-IP limits apply to loopback clients too (off: a loopback peer is a local tool or proxy)"},
+		{"KEYCARD_RATE_LIMIT_IPV6_PREFIX", "64", "per-address rate limits count an IPv6 client by this many leading bits (32 to 128; a subscriber usually holds a whole /64)"},
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
 		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
 		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
@@ -207,7 +208,7 @@ func Vars() []Var {
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
 		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
 		{"KEYCARD_INTROSPECTION_TOKEN", "", "bearer token resource servers present to POST /oauth/introspect (unset: endpoint disabled)"},
-		{"KEYCARD_PUBLIC_URL", "", "external base URL, e.g. https://auth.example.com, for the OAuth metadata document (default: from each request)"},
+		{"KEYCARD_PUBLIC_URL", "", "the URL clients reach keycard at, e.g. https://auth.example.com: the default issuer and the base of every URL in the OAuth metadata; required in production (development: http://localhost:PORT, PORT from KEYCARD_ADDR)"},
 		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
 		{"KEYCARD_METRICS_ADDR", "127.0.0.1:9090", "listen address of the Prometheus /metrics endpoint; empty disables it"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -258,7 +259,6 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		Mode:                   Mode(strings.ToLower(get("KEYCARD_ENV"))),
 		AccessTTL:              duration("KEYCARD_ACCESS_TTL"),
 		RefreshTTL:             duration("KEYCARD_REFRESH_TTL"),
-		Issuer:                 get("KEYCARD_ISSUER"),
 		Audience:               get("KEYCARD_AUDIENCE"),
 		TokenLeeway:            duration("KEYCARD_TOKEN_LEEWAY"),
 		DatabaseTimeout:        duration("KEYCARD_DATABASE_TIMEOUT"),
@@ -307,13 +307,23 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.Playground = onOff("KEYCARD_PLAYGROUND", cfg.Mode != Production)
-	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
+	cfg.RateLimitIPv6Prefix = positive("KEYCARD_RATE_LIMIT_IPV6_PREFIX")
+	if cfg.RateLimitIPv6Prefix > 0 && (cfg.RateLimitIPv6Prefix < 32 || cfg.RateLimitIPv6Prefix > 128) {
+		errs = append(errs, fmt.Errorf("KEYCARD_RATE_LIMIT_IPV6_PREFIX: %d is not a prefix length from 32 to 128", cfg.RateLimitIPv6Prefix))
+	}
+	// Removed rather than ignored: a deployment that relied on loopback
+	// peers being exempt (a proxy on this host) would now put all its
+	// clients in the proxy's one bucket, and should hear how to fix that.
+	for name, advice := range removedVars {
+		if _, set := lookupEnv(name); set {
+			errs = append(errs, fmt.Errorf("%s is no longer supported: %s", name, advice))
+		}
+	}
 	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)
 	cfg.IntrospectionToken = getenv("KEYCARD_INTROSPECTION_TOKEN")
 	if cfg.IntrospectionToken != "" && len(cfg.IntrospectionToken) < 16 {
 		errs = append(errs, errors.New("KEYCARD_INTROSPECTION_TOKEN must be at least 16 characters"))
 	}
-	cfg.PublicURL = strings.TrimSuffix(get("KEYCARD_PUBLIC_URL"), "/")
 	// An explicitly empty KEYCARD_METRICS_ADDR disables metrics, so the
 	// default applies only when the variable is unset.
 	cfg.MetricsAddr = "127.0.0.1:9090"
@@ -324,9 +334,6 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		if err := checkAddr("KEYCARD_METRICS_ADDR", cfg.MetricsAddr); err != nil {
 			errs = append(errs, err)
 		}
-	}
-	if cfg.PublicURL != "" && !strings.HasPrefix(cfg.PublicURL, "https://") && !strings.HasPrefix(cfg.PublicURL, "http://") {
-		errs = append(errs, fmt.Errorf("KEYCARD_PUBLIC_URL: %q is not an http(s) URL", cfg.PublicURL))
 	}
 	cfg.RedisURL = get("KEYCARD_REDIS_URL")
 	cfg.TLSCert, cfg.TLSKey = get("KEYCARD_TLS_CERT"), get("KEYCARD_TLS_KEY")
@@ -368,6 +375,7 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 			cfg.RateLimits = append(cfg.RateLimits, limit)
 		}
 	}
+	errs = append(errs, publicURLs(&cfg, get("KEYCARD_PUBLIC_URL"), get("KEYCARD_ISSUER"))...)
 	if cfg.Mode != Development && cfg.Mode != Production {
 		errs = append(errs, fmt.Errorf("KEYCARD_ENV: %q is neither development nor production", cfg.Mode))
 	}
@@ -382,6 +390,8 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 	}
 	if cfg.JWTSecret != "" && len(cfg.JWTSecret) < MinSecretBytes {
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET must be at least %d bytes (it is %d); generate one with: openssl rand -base64 48", MinSecretBytes, len(cfg.JWTSecret)))
+	} else if why := weakSecret(cfg.JWTSecret); cfg.Mode == Production && cfg.JWTSecret != "" && why != "" {
+		errs = append(errs, fmt.Errorf("KEYCARD_JWT_SECRET has too little entropy for production: %s; generate one with: openssl rand -base64 48", why))
 	}
 	cfg.JWTAlg = get("KEYCARD_JWT_ALG")
 	cfg.JWTKeyFile = get("KEYCARD_JWT_KEY_FILE")
@@ -396,7 +406,7 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		}
 	case "EdDSA", "ES256", "RS256":
 		if cfg.Mode == Production && cfg.JWTKeyFile == "" {
-			errs = append(errs, fmt.Errorf("KEYCARD_JWT_KEY_FILE is required in production with KEYCARD_JWT_ALG=%s; generate one with: keycard keys generate --alg %s > key.pem", cfg.JWTAlg, cfg.JWTAlg))
+			errs = append(errs, fmt.Errorf("KEYCARD_JWT_KEY_FILE is required in production with KEYCARD_JWT_ALG=%s; generate one with: keycard keys generate --alg %s --out key.pem", cfg.JWTAlg, cfg.JWTAlg))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("KEYCARD_JWT_ALG: %q is not HS256, EdDSA, ES256 or RS256", cfg.JWTAlg))

@@ -9,6 +9,13 @@ const prefix = "KEYCARD_"
 // which a developer may well have exported in the shell that starts keycard.
 const testPrefix = "KEYCARD_TEST_"
 
+// removedVars are variables keycard once read, with what to do instead.
+// Setting one is an error in every mode: it no longer does what the
+// deployment relied on.
+var removedVars = map[string]string{
+	"KEYCARD_RATE_LIMIT_LOOPBACK": "per-address limits apply to every peer, loopback included; behind a proxy on this host set KEYCARD_TRUSTED_PROXIES=127.0.0.1,::1 so each client counts on its own, and unset KEYCARD_RATE_LIMIT_LOOPBACK",
+}
+
 // unknownVars returns the KEYCARD_* names in environ (KEY=value strings)
 // that no setting reads, each with the nearest known name.
 func unknownVars(environ []string) []UnknownVar {
@@ -20,7 +27,7 @@ func unknownVars(environ []string) []UnknownVar {
 	seen := make(map[string]bool)
 	for _, kv := range environ {
 		name, _, _ := strings.Cut(kv, "=")
-		if !strings.HasPrefix(name, prefix) || strings.HasPrefix(name, testPrefix) || known[name] || seen[name] {
+		if !strings.HasPrefix(name, prefix) || strings.HasPrefix(name, testPrefix) || known[name] || seen[name] || removedVars[name] != "" {
 			continue
 		}
 		seen[name] = true

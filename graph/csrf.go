@@ -34,7 +34,7 @@ func (c *csrfExtension) MutateOperationContext(ctx context.Context, opCtx *graph
 		return nil
 	}
 	x := exchangeFrom(ctx)
-	if x == nil || refreshCookie(ctx) == "" || c.cookies.csrfSafe(x.r) {
+	if x == nil || c.cookies.refreshCookie(ctx) == "" || c.cookies.csrfSafe(x.r) {
 		return nil
 	}
 	return &gqlerror.Error{

@@ -38,11 +38,11 @@ func (r *mutationResolver) Refresh(ctx context.Context, token *string) (*model.A
 	case token != nil:
 		presented = *token
 	case r.Cookies.Enabled:
-		presented = refreshCookie(ctx)
+		presented = r.Cookies.refreshCookie(ctx)
 	}
 	grant, err := r.Service.Refresh(ctx, presented, auth.ClientFrom(ctx))
 	if err != nil {
-		if token == nil && r.Cookies.Enabled && auth.KindOf(err) == auth.KindUnauthenticated {
+		if token == nil && presented != "" && auth.KindOf(err) == auth.KindUnauthenticated {
 			r.Cookies.clearRefreshCookie(ctx) // a dead cookie is not worth sending again
 		}
 		return nil, err

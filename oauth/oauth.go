@@ -32,9 +32,10 @@ type Options struct {
 	// IntrospectionToken guards the introspection endpoint; empty
 	// disables it.
 	IntrospectionToken string
-	// BaseURL gives the public URL of keycard for a request (for the
-	// endpoint URLs of the metadata document).
-	BaseURL func(r *http.Request) string
+	// PublicURL is the base of the metadata document's endpoint URLs.
+	// It is configured, never taken from a request: the Host header is
+	// the client's to choose, and the document is publicly cacheable.
+	PublicURL string
 	// MaxBodyBytes caps a request body (0: DefaultMaxBodyBytes).
 	MaxBodyBytes int64
 }
@@ -353,7 +354,7 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 // metadata is the RFC 8414 document: where the endpoints are and what they
 // support.
 func (h *Handler) metadata(w http.ResponseWriter, r *http.Request) {
-	base := h.opts.BaseURL(r)
+	base := h.opts.PublicURL
 	doc := map[string]any{
 		"issuer":                                     h.opts.Issuer,
 		"token_endpoint":                             base + "/oauth/token",

@@ -27,6 +27,9 @@ type DB struct {
 	Dialect migrations.Dialect
 	// Name is the URL with any password removed, safe to log.
 	Name string
+	// File is the path of a SQLite database file ("" for MySQL and
+	// in-memory SQLite), whose mode the app checks at start.
+	File string
 	// observe, when set, sees every statement (see Observe).
 	observe func(ctx context.Context, statement string)
 }

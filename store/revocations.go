@@ -60,3 +60,18 @@ func (s *Store) MaxRevocationID(ctx context.Context) (int64, error) {
 	}
 	return *maxID, nil
 }
+
+// RevocationExists looks for an entry by kind and subject. There is no
+// index on subject: the table holds only entries still in force (the
+// janitor deletes the rest), and the one caller, token revocation, is
+// rate-limited and runs it only for a token not already revoked in memory.
+func (s *Store) RevocationExists(ctx context.Context, kind auth.RevocationKind, subject string) (bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var ids []int64
+	err := s.conn(ctx).Model(&models.Revocation{}).Where("kind = ? AND subject = ?", string(kind), subject).Limit(1).Pluck("id", &ids).Error
+	if err != nil {
+		return false, translate(err)
+	}
+	return len(ids) > 0, nil
+}

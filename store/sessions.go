@@ -184,3 +184,34 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 	}
 	return out, nil
 }
+
+// SessionIPs lists the addresses of a user's sessions in one query by
+// username, so that a name without an account costs what one with does.
+func (s *Store) SessionIPs(ctx context.Context, usernameKey string, limit int) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var ips []string
+	err := s.read(ctx).Raw(`SELECT s.ip FROM sessions AS s JOIN users AS u ON u.id = s.user_id
+		WHERE u.username_key = ? GROUP BY s.ip ORDER BY MAX(s.last_used_at) DESC LIMIT ?`, usernameKey, limit).
+		Scan(&ips).Error
+	if err != nil {
+		return nil, translate(err)
+	}
+	return ips, nil
+}
+
+// LockSession reads one session; in a transaction on MySQL it locks the row
+// (FOR UPDATE). SQLite transactions already hold the write lock.
+func (s *Store) LockSession(ctx context.Context, id string) (*auth.Session, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	var row models.Session
+	q := s.conn(ctx).Where("id = ?", id)
+	if s.inTx && s.dialect == migrations.MySQL {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
+	}
+	if err := q.Take(&row).Error; err != nil {
+		return nil, translate(err)
+	}
+	return sessionFromRow(&row), nil
+}

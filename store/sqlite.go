@@ -84,6 +84,11 @@ func openSQLite(rawURL string, cfg *gorm.Config, create bool) (*DB, error) {
 		if err := checkSQLiteFile(path, create); err != nil {
 			return nil, err
 		}
+		if create && !strings.HasPrefix(path, "file:") {
+			if err := createPrivately(path); err != nil {
+				return nil, err
+			}
+		}
 	}
 	params := url.Values{}
 	// Wait for another process's write lock instead of failing.
@@ -117,12 +122,32 @@ func openSQLite(rawURL string, cfg *gorm.Config, create bool) (*DB, error) {
 	readParams.Add("_pragma", "busy_timeout("+busyTimeout+")")
 	readParams.Add("_pragma", "query_only(1)")
 	readParams.Set("_time_format", "sqlite")
+	db.File = path
 	db.Reader, db.ReadSQL, err = openSQLitePool(path+"?"+readParams.Encode(), cfg, max(2, runtime.GOMAXPROCS(0)))
 	if err != nil {
 		writerSQL.Close()
 		return nil, fmt.Errorf("open sqlite database %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// createPrivately creates the database file, if it does not exist yet,
+// readable and writable by its owner only, whatever the umask: it holds
+// password hashes and, in development, the signing key. SQLite gives the
+// -wal and -shm files it creates beside it the database file's mode. An
+// existing file keeps its mode (the operator may have chosen one); the app
+// warns at start when group or others can read it (see DB.File).
+func createPrivately(path string) error {
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("create sqlite database: %w", err)
+	}
+	// The mode given to OpenFile is cut by the umask; Chmod is not.
+	err = f.Chmod(0o600)
+	return errors.Join(err, f.Close())
 }
 
 // openSQLitePool opens a pool of conns connections to dsn. They never

@@ -204,6 +204,28 @@ func runRevocations(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			t.Errorf("RevocationsAfter(now) = %+v, want only entries expiring after now %+v", got, inForce)
 		}
 	})
+	t.Run("RevocationExistsMatchesKindAndSubject", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		jti := "0190a4b2-7c1e-7a3b-9f42-5c8d2e6f1a77"
+		if err := store.AppendRevocation(ctx, &auth.Revocation{Kind: auth.RevokedAccessToken, Subject: jti, UserID: "u", RevokedAt: revokedAt, ExpiresAt: until}); err != nil {
+			t.Fatalf("AppendRevocation: %v", err)
+		}
+		for _, tc := range []struct {
+			kind    auth.RevocationKind
+			subject string
+			want    bool
+		}{
+			{auth.RevokedAccessToken, jti, true},
+			{auth.RevokedSession, jti, false},
+			{auth.RevokedAccessToken, "0190a4b2-7c1e-7a3b-9f42-5c8d2e6f1a78", false},
+		} {
+			got, err := store.RevocationExists(ctx, tc.kind, tc.subject)
+			if err != nil || got != tc.want {
+				t.Errorf("RevocationExists(%s, %s) = %v, %v; want %v", tc.kind, tc.subject, got, err, tc.want)
+			}
+		}
+	})
 }
 
 func checkRevokedAt(t *testing.T, store auth.Store, refreshHash []byte, want *time.Time) {

@@ -196,4 +196,70 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			}
 		}
 	})
+	t.Run("SessionIPsListsEachAddressOnceMostRecentFirstByUsername", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		olivia := createUser(t, store, "Olivia", nil, nil)
+		peggy := createUser(t, store, "peggy", nil, nil)
+		for i, s := range []struct {
+			userID, ip string
+			used       time.Duration
+		}{
+			{olivia.ID, "198.51.100.1", -3 * time.Hour},
+			{olivia.ID, "2001:db8::1", -2 * time.Hour},
+			{olivia.ID, "198.51.100.1", -time.Hour}, // again, more recently
+			{olivia.ID, "198.51.100.2", -4 * time.Hour},
+			{peggy.ID, "203.0.113.9", 0},
+		} {
+			sess := sessionUsed(s.userID, fmt.Sprintf("session %d", i), epoch.Add(s.used), epoch.Add(time.Hour))
+			sess.IP = s.ip
+			storeSession(t, store, sess)
+		}
+		// Revoked sessions still say where the user has signed in from.
+		if _, err := store.RevokeSessions(ctx, olivia.ID, nil, epoch, epoch.Add(time.Hour)); err != nil {
+			t.Fatalf("RevokeSessions: %v", err)
+		}
+		for _, tc := range []struct {
+			key   string
+			limit int
+			want  []string
+		}{
+			{"olivia", 10, []string{"198.51.100.1", "2001:db8::1", "198.51.100.2"}},
+			{"olivia", 2, []string{"198.51.100.1", "2001:db8::1"}},
+			{"peggy", 10, []string{"203.0.113.9"}},
+			{"nobody", 10, nil},
+		} {
+			got, err := store.SessionIPs(ctx, tc.key, tc.limit)
+			if err != nil {
+				t.Fatalf("SessionIPs(%s): %v", tc.key, err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("SessionIPs(%s, %d) = %q, want %q", tc.key, tc.limit, got, tc.want)
+			}
+		}
+	})
+	t.Run("LockSessionReadsOneSessionInAndOutOfTx", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		user := createUser(t, store, "quentin", nil, nil)
+		want, _ := createSession(t, store, user.ID)
+		got, err := store.LockSession(ctx, want.ID)
+		if err != nil {
+			t.Fatalf("LockSession: %v", err)
+		}
+		checkSession(t, "LockSession", got, want)
+		err = store.Tx(ctx, func(tx auth.Store) error {
+			got, err := tx.LockSession(ctx, want.ID)
+			if err == nil {
+				checkSession(t, "LockSession in Tx", got, want)
+			}
+			return err
+		})
+		if err != nil {
+			t.Fatalf("LockSession in Tx: %v", err)
+		}
+		if _, err := store.LockSession(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("LockSession(unknown) = %v, want ErrNotFound", err)
+		}
+	})
 }
