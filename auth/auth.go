@@ -31,6 +31,16 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// Credential is what a password sign-in is checked against. Version is
+// bumped by every change of what signs the user in (a password change now;
+// a reset, an email change or a second factor as they come), so whatever
+// acts on a checked password can tell, in its own transaction, that the
+// credential is still the one it checked.
+type Credential struct {
+	PasswordHash string
+	Version      int64
+}
+
 // Session is one sign-in: a chain of refresh tokens rotated one after another.
 // Generation counts the rotations; only the token of the current generation
 // may be exchanged.
@@ -113,11 +123,30 @@ type Store interface {
 	// rolls back; nil commits.
 	Tx(ctx context.Context, fn func(tx Store) error) error
 
+	// CreateUser inserts a user whose credential is passwordHash at
+	// version 0.
 	CreateUser(ctx context.Context, u *User, passwordHash string) error
-	// UserByUsername looks up by the canonical (lower-case) username.
-	UserByUsername(ctx context.Context, usernameKey string) (*User, string, error)
+	// UserByUsername looks up by the canonical (lower-case) username and
+	// returns the user's credential with it.
+	UserByUsername(ctx context.Context, usernameKey string) (*User, Credential, error)
 	UserByID(ctx context.Context, id string) (*User, error)
-	SetPasswordHash(ctx context.Context, userID, passwordHash string) error
+
+	// Credential returns a user's credential. Inside Tx it locks the
+	// user's row until the transaction ends (FOR UPDATE on MySQL/TiDB;
+	// SQLite's transactions hold the write lock from BEGIN), so no
+	// credential change can commit between this read and the commit.
+	Credential(ctx context.Context, userID string) (Credential, error)
+	// ChangeCredential records a change of the user's credentials made
+	// from version from: it bumps the version and, unless passwordHash is
+	// empty, stores the new hash with it. It fails with
+	// ErrCredentialChanged once the version has moved past from, so of two
+	// changes made from one state only the first commits.
+	ChangeCredential(ctx context.Context, userID string, from int64, passwordHash string) error
+	// RehashPassword replaces the hash with a new hash of the same
+	// password (new parameters), leaving the version alone, and only
+	// while the version is still version: ErrCredentialChanged otherwise,
+	// so a rehash never undoes a change that committed after the check.
+	RehashPassword(ctx context.Context, userID string, version int64, passwordHash string) error
 
 	CreateSession(ctx context.Context, s *Session, refreshHash []byte) error
 	// SessionByRefreshHash finds the session a refresh token belongs to and
@@ -139,8 +168,6 @@ type Store interface {
 	// MaxRevocationID is the highest entry ID so far (0 when empty).
 	MaxRevocationID(ctx context.Context) (int64, error)
 
-	// PasswordHash returns a user's stored hash.
-	PasswordHash(ctx context.Context, userID string) (string, error)
 	// SetRoles replaces a user's roles.
 	SetRoles(ctx context.Context, userID string, roles []string) error
 	// LiveSessions lists the user's sessions that are neither revoked nor

@@ -21,9 +21,12 @@ type User struct {
 	Email        *string
 	EmailKey     *string `gorm:"uniqueIndex"`
 	PasswordHash string  `gorm:"not null"`
-	Roles        Roles   `gorm:"not null"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// CredentialVersion is bumped by every credential change; sign-ins
+	// and rehashes compare it in the transaction that acts on a check.
+	CredentialVersion int64 `gorm:"not null"`
+	Roles             Roles `gorm:"not null"`
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Session is a row of sessions: one per sign-in.
