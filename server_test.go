@@ -61,10 +61,10 @@ func TestMigrateCommands(t *testing.T) {
 		want string
 	}{
 		{[]string{"migrate", "status"}, "pending"},
-		{[]string{"migrate", "up"}, "applied 2"},
+		{[]string{"migrate", "up"}, "applied 3"},
 		{[]string{"migrate", "up"}, "no pending migrations"},
 		{[]string{"migrate", "status"}, "applied  "},
-		{[]string{"migrate", "down"}, "reverted 2"},
+		{[]string{"migrate", "down"}, "reverted 3"},
 		{[]string{"migrate", "status"}, "pending"},
 	}
 	for _, step := range steps {

@@ -165,6 +165,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
+		MaxSessionsPerUser:   a.cfg.MaxSessionsPerUser,
 		Limiter:              limiter,
 		RateLimits:           limits,
 		LimitLoopback:        a.cfg.RateLimitLoopback,

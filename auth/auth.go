@@ -173,6 +173,10 @@ type Store interface {
 	// LiveSessions lists the user's sessions that are neither revoked nor
 	// expired at now, most recently used first.
 	LiveSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// SessionsBeyond returns the ids of the user's live sessions (neither
+	// revoked nor expired at now) other than the keep most recently
+	// created, oldest first: the ones a cap of keep live sessions ends.
+	SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error)
 
 	// RecordEvent appends an audit event.
 	RecordEvent(ctx context.Context, e *Event) error

@@ -68,7 +68,11 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 	if errors.Is(err, ErrCredentialChanged) {
 		return nil, ErrInvalidCredentials // the password checked is no longer the password
 	}
-	return grant, err
+	if err != nil {
+		return nil, err
+	}
+	s.remember(grant.ended)
+	return grant, nil
 }
 
 // failLogin records a failed login and returns the one error every failed

@@ -69,6 +69,6 @@ func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next s
 	if err != nil {
 		return nil, err
 	}
-	s.remember(revoked)
+	s.remember(append(revoked, grant.ended...))
 	return grant, nil
 }

@@ -44,5 +44,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 	if err != nil {
 		return nil, err
 	}
+	s.remember(grant.ended)
 	return grant, nil
 }

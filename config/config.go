@@ -68,10 +68,13 @@ type Config struct {
 	// JanitorInterval is how often expired rows are deleted.
 	JanitorInterval time.Duration
 	// AuditRetention is how long audit events are kept (0: forever).
-	AuditRetention  time.Duration
-	LogLevel        string
-	LogFormat       string
-	ShutdownTimeout time.Duration
+	AuditRetention time.Duration
+	// MaxSessionsPerUser caps one user's live sessions; a sign-in beyond
+	// it ends the oldest.
+	MaxSessionsPerUser int
+	LogLevel           string
+	LogFormat          string
+	ShutdownTimeout    time.Duration
 
 	// RateLimits override the built-in limits; RateLimitsOff disables
 	// rate limiting altogether.
@@ -149,6 +152,7 @@ func Vars() []Var {
 		{"KEYCARD_REFRESH_REUSE_INTERVAL", "0s", "grace period in which the previous refresh token still works (two tabs refreshing at once); 0s: any reuse revokes the session"},
 		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
 		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
+		{"KEYCARD_MAX_SESSIONS_PER_USER", "100", "live sessions one user may have; a sign-in beyond it ends the oldest (revoked like a logout)"},
 		{"KEYCARD_RATE_LIMITS", "", "overrides of the built-in rate limits as operation.dimension=N/duration, comma-separated, e.g. login.username=20/1m (0/1m: unlimited); off disables all"},
 		{"KEYCARD_RATE_LIMIT_LOOPBACK", "off", "on: per-IP limits apply to loopback clients too (off: a loopback peer is a local tool or proxy)"},
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
@@ -252,6 +256,7 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		MaxDocumentBytes: positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
 		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
 	}
+	cfg.MaxSessionsPerUser = positive("KEYCARD_MAX_SESSIONS_PER_USER")
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)
 	cfg.RefreshCookie = onOff("KEYCARD_REFRESH_COOKIE", false)

@@ -97,3 +97,15 @@ func TestRateLimitsOff(t *testing.T) {
 		t.Fatalf("off: %+v, %v", cfg, err)
 	}
 }
+
+func TestMaxSessionsPerUser(t *testing.T) {
+	cfg, err := LoadEnv(env(nil))
+	if err != nil || cfg.MaxSessionsPerUser != 100 {
+		t.Fatalf("default KEYCARD_MAX_SESSIONS_PER_USER = %d, %v; want 100", cfg.MaxSessionsPerUser, err)
+	}
+	for _, bad := range []string{"0", "-1", "many"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_MAX_SESSIONS_PER_USER": bad})); err == nil || !strings.Contains(err.Error(), "KEYCARD_MAX_SESSIONS_PER_USER") {
+			t.Errorf("KEYCARD_MAX_SESSIONS_PER_USER=%s: %v, want a refusal naming it", bad, err)
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/keycard/keycard/auth"
@@ -183,4 +184,27 @@ func (s *Store) LiveSessions(ctx context.Context, userID string, now time.Time) 
 		out[i] = sessionFromRow(&rows[i])
 	}
 	return out, nil
+}
+
+// SessionsBeyond lists the user's live sessions older than the keep newest,
+// oldest first. The usual answer, under the cap, costs one indexed count
+// (ix_sessions_user_live); only a user at the cap reads ids.
+func (s *Store) SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	live := func() *gorm.DB {
+		return s.read(ctx).Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC())
+	}
+	var n int64
+	if err := live().Count(&n).Error; err != nil {
+		return nil, translate(err)
+	}
+	if n <= int64(keep) {
+		return nil, nil
+	}
+	var ids []string
+	if err := live().Order("created_at").Order("id").Limit(int(n)-keep).Pluck("id", &ids).Error; err != nil {
+		return nil, translate(err)
+	}
+	return ids, nil
 }
