@@ -17,6 +17,9 @@ const (
 // Login checks a username and password. An unknown user and a wrong password
 // fail the same way and take the same time.
 func (s *Service) Login(ctx context.Context, username, password string, client Client) (*Grant, error) {
+	if err := checkPasswordSize("password", password); err != nil {
+		return nil, err
+	}
 	key, ok := UsernameKey(username)
 	// Limited before anything is hashed; names that cannot exist are
 	// limited too, so the limit does not tell them apart.

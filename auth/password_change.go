@@ -10,6 +10,9 @@ import (
 // outstanding access and refresh token stops working; the caller gets a new
 // session in return.
 func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next string, client Client) (*Grant, error) {
+	if err := checkPasswordSize("currentPassword", current); err != nil {
+		return nil, err
+	}
 	user, err := s.user(ctx, s.store, c.UserID())
 	if errors.Is(err, ErrNotFound) {
 		return nil, ErrNotAuthenticated
