@@ -56,6 +56,12 @@ type Session struct {
 	RevokedAt *time.Time
 	UserAgent string
 	IP        string
+	// AccessValidUntil is when the newest access token issued for the
+	// session stops passing verification (its exp plus leeway; zero for
+	// sessions from before it was recorded). A revocation of the session
+	// is kept at least that long, so it holds until each token's own exp
+	// whatever the access lifetime is configured to now.
+	AccessValidUntil time.Time
 }
 
 // RevocationKind says what a revocation's Subject identifies.
@@ -158,7 +164,9 @@ type Store interface {
 	AdvanceSession(ctx context.Context, s *Session, refreshHash []byte) error
 	// RevokeSessions marks the user's live sessions revoked (only those in
 	// ids, or all when ids is nil) and appends one RevokedSession entry per
-	// session to the revocation list. It returns the entries appended.
+	// session to the revocation list, kept until until or the session's
+	// AccessValidUntil, whichever is later. It returns the entries
+	// appended.
 	RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]Revocation, error)
 	// AppendRevocation appends one entry to the revocation list.
 	AppendRevocation(ctx context.Context, r *Revocation) error

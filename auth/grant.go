@@ -43,14 +43,14 @@ func (s *Service) startSession(ctx context.Context, tx Store, user *User, client
 		UserAgent:  clip(client.UserAgent, 512),
 		IP:         clip(client.IP, 64),
 	}
+	grant, err := s.grant(user, sess, refresh)
+	if err != nil {
+		return nil, err
+	}
 	if err := tx.CreateSession(ctx, sess, refreshHash); err != nil {
 		return nil, err
 	}
 	if err := tx.RecordEvent(ctx, newEvent(kind, user.ID, user.Username, sess.ID, client, now)); err != nil {
-		return nil, err
-	}
-	grant, err := s.grant(user, sess, refresh)
-	if err != nil {
 		return nil, err
 	}
 	grant.ended = ended
@@ -83,11 +83,14 @@ func (s *Service) endSessionsBeyondCap(ctx context.Context, tx Store, userID str
 	return ended, nil
 }
 
-// grant signs the access token of sess and bundles it with refresh.
+// grant signs the access token of sess and bundles it with refresh. It
+// records on sess how long that token verifies, so the caller must store
+// sess after calling it.
 func (s *Service) grant(user *User, sess *Session, refresh string) (*Grant, error) {
-	access, _, err := s.tokens.Issue(user.ID, sess.ID, user.Roles)
+	access, claims, err := s.tokens.Issue(user.ID, sess.ID, user.Roles)
 	if err != nil {
 		return nil, Internal(err)
 	}
+	sess.AccessValidUntil = s.tokens.ValidUntil(claims).UTC()
 	return &Grant{AccessToken: access, RefreshToken: refresh, ExpiresIn: s.tokens.TTL(), User: user, Session: sess}, nil
 }

@@ -49,7 +49,7 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string, client Cl
 	}
 	now := s.clock()
 	rev := &Revocation{Kind: RevokedAccessToken, Subject: claims.ID, UserID: claims.UserID(), RevokedAt: now,
-		ExpiresAt: claims.ExpiresAt.Add(s.tokens.MaxLifetime() - s.tokens.TTL())}
+		ExpiresAt: s.tokens.ValidUntil(claims)}
 	err = s.store.Tx(ctx, func(tx Store) error {
 		if err := tx.AppendRevocation(ctx, rev); err != nil {
 			return err

@@ -41,6 +41,9 @@ type Session struct {
 	RevokedAt  *time.Time
 	UserAgent  string `gorm:"size:512;not null"`
 	IP         string `gorm:"size:64;not null"`
+	// AccessValidUntil is when the newest access token of the session
+	// stops verifying (NULL for sessions from before it was recorded).
+	AccessValidUntil *time.Time
 }
 
 // RefreshToken is a row of refresh_tokens: the SHA-256 of every refresh

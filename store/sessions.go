@@ -13,7 +13,7 @@ import (
 )
 
 func sessionRow(sess *auth.Session) *models.Session {
-	return &models.Session{
+	row := &models.Session{
 		ID:         sess.ID,
 		UserID:     sess.UserID,
 		Generation: sess.Generation,
@@ -25,6 +25,10 @@ func sessionRow(sess *auth.Session) *models.Session {
 		UserAgent:  sess.UserAgent,
 		IP:         sess.IP,
 	}
+	if !sess.AccessValidUntil.IsZero() {
+		row.AccessValidUntil = &sess.AccessValidUntil
+	}
+	return row
 }
 
 func sessionFromRow(row *models.Session) *auth.Session {
@@ -42,6 +46,9 @@ func sessionFromRow(row *models.Session) *auth.Session {
 	if row.RevokedAt != nil {
 		t := row.RevokedAt.UTC()
 		sess.RevokedAt = &t
+	}
+	if row.AccessValidUntil != nil {
+		sess.AccessValidUntil = row.AccessValidUntil.UTC()
 	}
 	return sess
 }
@@ -106,6 +113,8 @@ func (s *Store) AdvanceSession(ctx context.Context, sess *auth.Session, refreshH
 				"expires_at":   sess.ExpiresAt,
 				"user_agent":   sess.UserAgent,
 				"ip":           sess.IP,
+				// The token issued with this generation.
+				"access_valid_until": sessionRow(sess).AccessValidUntil,
 			})
 		if res.Error != nil {
 			return res.Error
@@ -137,19 +146,31 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, ids []string,
 		if t.dialect == migrations.MySQL {
 			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 		}
-		var live []string
-		if err := q.Pluck("id", &live).Error; err != nil {
+		var live []struct {
+			ID               string
+			AccessValidUntil *time.Time
+		}
+		if err := q.Select("id", "access_valid_until").Scan(&live).Error; err != nil {
 			return err
 		}
 		if len(live) == 0 {
 			return nil
 		}
-		if err := t.conn(ctx).Model(&models.Session{}).Where("id IN ?", live).Update("revoked_at", at).Error; err != nil {
-			return err
-		}
+		ids := make([]string, len(live))
 		rows := make([]models.Revocation, len(live))
-		for i, id := range live {
-			rows[i] = models.Revocation{Kind: string(auth.RevokedSession), Subject: id, UserID: userID, RevokedAt: at, ExpiresAt: until}
+		for i, sess := range live {
+			ids[i] = sess.ID
+			// Kept until the session's last token expired, if that is
+			// later than until: a token issued under a longer access
+			// lifetime than today's stays refused until its own exp.
+			expires := until
+			if sess.AccessValidUntil != nil && sess.AccessValidUntil.After(until) {
+				expires = sess.AccessValidUntil.UTC()
+			}
+			rows[i] = models.Revocation{Kind: string(auth.RevokedSession), Subject: sess.ID, UserID: userID, RevokedAt: at, ExpiresAt: expires}
+		}
+		if err := t.conn(ctx).Model(&models.Session{}).Where("id IN ?", ids).Update("revoked_at", at).Error; err != nil {
+			return err
 		}
 		if err := t.conn(ctx).CreateInBatches(rows, 500).Error; err != nil {
 			return err

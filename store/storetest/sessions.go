@@ -54,6 +54,7 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			next.LastUsedAt = at
 			next.RotatedAt = at
 			next.ExpiresAt = at.Add(30 * 24 * time.Hour)
+			next.AccessValidUntil = at.Add(time.Duration(step) * time.Hour)
 			next.UserAgent = fmt.Sprintf("agent %d", step)
 			next.IP = fmt.Sprintf("198.51.100.%d", step)
 			hash := refreshHash(t)
