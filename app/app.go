@@ -144,7 +144,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	passwords, err := auth.NewPasswords(params, 0)
+	passwords, err := auth.NewPasswords(params, a.cfg.HashConcurrency)
 	if err != nil {
 		return err
 	}

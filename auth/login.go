@@ -20,6 +20,14 @@ func (s *Service) Login(ctx context.Context, username, password string, client C
 	if err := checkPasswordSize("password", password); err != nil {
 		return nil, err
 	}
+	// A queue of hashes that cannot be served before this request's
+	// deadline answers now, at no cost, rather than holding a connection
+	// (a credential-stuffing storm from many addresses, which per-address
+	// limits do not stop, must not take everything down with it).
+	if err := s.passwords.Admit(ctx); err != nil {
+		s.observe.Login("overloaded")
+		return nil, err
+	}
 	key, ok := UsernameKey(username)
 	// Limited before anything is hashed; names that cannot exist are
 	// limited too, so the limit does not tell them apart.

@@ -26,6 +26,9 @@ func (s *Service) ChangePassword(ctx context.Context, c *Claims, current, next s
 	if current == next {
 		return nil, Invalid("newPassword", "new password must differ from the current one")
 	}
+	if err := s.passwords.Admit(ctx); err != nil {
+		return nil, err
+	}
 	spent, err := s.limit(ctx, OpChangePassword, map[Dimension]string{PerIP: client.IP, PerUser: user.ID})
 	if err != nil {
 		return nil, err

@@ -109,3 +109,19 @@ func TestMaxSessionsPerUser(t *testing.T) {
 		}
 	}
 }
+
+func TestHashConcurrency(t *testing.T) {
+	cfg, err := LoadEnv(env(nil))
+	if err != nil || cfg.HashConcurrency != 0 {
+		t.Fatalf("default KEYCARD_HASH_CONCURRENCY = %d, %v; want 0 (auth's default, half the cores)", cfg.HashConcurrency, err)
+	}
+	cfg, err = LoadEnv(env(map[string]string{"KEYCARD_HASH_CONCURRENCY": "3"}))
+	if err != nil || cfg.HashConcurrency != 3 {
+		t.Fatalf("KEYCARD_HASH_CONCURRENCY=3: %d, %v", cfg.HashConcurrency, err)
+	}
+	for _, bad := range []string{"0", "-2", "half"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_HASH_CONCURRENCY": bad})); err == nil || !strings.Contains(err.Error(), "KEYCARD_HASH_CONCURRENCY") {
+			t.Errorf("KEYCARD_HASH_CONCURRENCY=%s: %v, want a refusal naming it", bad, err)
+		}
+	}
+}
