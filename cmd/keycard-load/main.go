@@ -48,6 +48,7 @@ type options struct {
 	background  string
 	bgConc      int
 	idle        bool
+	rounds      int
 	honourRetry bool
 	jsonOut     bool
 }
@@ -64,6 +65,7 @@ func run(args []string, out io.Writer) error {
 	fs.StringVar(&o.background, "background", "", "a second scenario run at the same time (e.g. login), reported separately")
 	fs.IntVar(&o.bgConc, "background-c", 64, "concurrent clients of the background scenario")
 	fs.BoolVar(&o.idle, "idle", true, "with -background: measure the main scenario alone first and report the share of it kept during the background")
+	fs.IntVar(&o.rounds, "rounds", 1, "with -background and -idle: alternate the idle and loaded phases this many times (each -d long), summing them")
 	fs.BoolVar(&o.honourRetry, "honour-retry-after", true, "after a RATE_LIMITED answer, wait its retryAfter before the next request")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	if err := fs.Parse(args); err != nil {
@@ -81,12 +83,8 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	var results []result
-	if o.background != "" && o.idle {
-		idle := drive(ctx, []*runner{{name: o.scenario + " (idle)", scenario: main, concurrency: o.concurrency, honourRetry: o.honourRetry}}, o.warmup, o.duration)
-		results = append(results, idle...)
-	}
 	scenarios := []*runner{{name: o.scenario, scenario: main, concurrency: o.concurrency, honourRetry: o.honourRetry}}
+	var idle *runner
 	if o.background != "" {
 		// Users of their own: a storm of logins into the main scenario's
 		// accounts would end their sessions (the per-user session cap)
@@ -101,12 +99,28 @@ func run(args []string, out io.Writer) error {
 		}
 		scenarios[0].name = o.scenario + " (during " + o.background + ")"
 		scenarios = append(scenarios, &runner{name: o.background + " (background)", scenario: bg, concurrency: o.bgConc, honourRetry: o.honourRetry})
+		if o.idle {
+			idle = &runner{name: o.scenario + " (idle)", scenario: main, concurrency: o.concurrency, honourRetry: o.honourRetry}
+		}
 	}
-	during := drive(ctx, scenarios, o.warmup, o.duration)
-	if len(results) > 0 && results[0].RPS > 0 {
-		during[0].OfIdle = during[0].RPS / results[0].RPS
+	// Idle and loaded phases alternate, so that on a shared machine a
+	// change in what else runs weighs on both alike.
+	for range max(1, o.rounds) {
+		if idle != nil {
+			drive(ctx, []*runner{idle}, o.warmup, o.duration)
+		}
+		drive(ctx, scenarios, o.warmup, o.duration)
 	}
-	results = append(results, during...)
+	var results []result
+	if idle != nil {
+		results = append(results, summarize(idle))
+	}
+	for _, r := range scenarios {
+		results = append(results, summarize(r))
+	}
+	if idle != nil && results[0].RPS > 0 {
+		results[1].OfIdle = results[1].RPS / results[0].RPS
+	}
 
 	if o.jsonOut {
 		enc := json.NewEncoder(out)
@@ -161,17 +175,22 @@ type runner struct {
 	concurrency int
 	honourRetry bool
 	latencies   [][]time.Duration
+	measured    time.Duration
 	errors      atomic.Int64
 	wrong       atomic.Int64
 	refused     atomic.Int64
 }
 
-func drive(ctx context.Context, runners []*runner, warmup, duration time.Duration) []result {
+// drive runs runners together for warmup, then measures them for
+// duration. Measurements add up over several calls (rounds).
+func drive(ctx context.Context, runners []*runner, warmup, duration time.Duration) {
 	var measuring atomic.Bool
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, r := range runners {
-		r.latencies = make([][]time.Duration, r.concurrency)
+		if r.latencies == nil {
+			r.latencies = make([][]time.Duration, r.concurrency)
+		}
 		for w := 0; w < r.concurrency; w++ {
 			wg.Add(1)
 			go func() {
@@ -216,25 +235,27 @@ func drive(ctx context.Context, runners []*runner, warmup, duration time.Duratio
 	elapsed := time.Since(began)
 	close(stop)
 	wg.Wait()
-
-	var out []result
 	for _, r := range runners {
-		var all []time.Duration
-		for _, l := range r.latencies {
-			all = append(all, l...)
-		}
-		slices.Sort(all)
-		res := result{Scenario: r.name, Concurrency: r.concurrency, Requests: len(all),
-			RPS: float64(len(all)) / elapsed.Seconds(), Errors: int(r.errors.Load()), Wrong: int(r.wrong.Load()), Refused: int(r.refused.Load())}
-		if len(all) > 0 {
-			res.P50ms = ms(percentile(all, 0.50))
-			res.P90ms = ms(percentile(all, 0.90))
-			res.P99ms = ms(percentile(all, 0.99))
-			res.MaxMs = ms(all[len(all)-1])
-		}
-		out = append(out, res)
+		r.measured += elapsed
 	}
-	return out
+}
+
+// summarize is a runner's numbers over every round it was driven.
+func summarize(r *runner) result {
+	var all []time.Duration
+	for _, l := range r.latencies {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	res := result{Scenario: r.name, Concurrency: r.concurrency, Requests: len(all),
+		RPS: float64(len(all)) / r.measured.Seconds(), Errors: int(r.errors.Load()), Wrong: int(r.wrong.Load()), Refused: int(r.refused.Load())}
+	if len(all) > 0 {
+		res.P50ms = ms(percentile(all, 0.50))
+		res.P90ms = ms(percentile(all, 0.90))
+		res.P99ms = ms(percentile(all, 0.99))
+		res.MaxMs = ms(all[len(all)-1])
+	}
+	return res
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
