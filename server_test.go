@@ -80,12 +80,12 @@ func TestMigrateCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "up"}, "applied 2"},
+		{[]string{"migrate", "up"}, "applied 3"},
 		{[]string{"migrate", "up"}, "no pending migrations"},
 		{[]string{"migrate", "status"}, "applied  "},
-		{[]string{"migrate", "down"}, "reverted 2"},
+		{[]string{"migrate", "down"}, "reverted 3"},
 		{[]string{"migrate", "status"}, "pending"},
-		{[]string{"migrate", "up"}, "applied 2"},
+		{[]string{"migrate", "up"}, "applied 3"},
 	}
 	for _, step := range steps {
 		code, out, errOut := runCommand(t, env, step.args...)

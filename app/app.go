@@ -161,7 +161,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	if opts.PasswordParams != nil {
 		params = *opts.PasswordParams
 	}
-	passwords, err := auth.NewPasswords(params, 0)
+	passwords, err := auth.NewPasswords(params, a.cfg.HashConcurrency)
 	if err != nil {
 		return err
 	}
@@ -182,6 +182,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
 		AuditRetention:       a.cfg.AuditRetention,
+		MaxSessionsPerUser:   a.cfg.MaxSessionsPerUser,
 		Limiter:              limiter,
 		RateLimits:           limits,
 		IPv6Prefix:           a.cfg.RateLimitIPv6Prefix,

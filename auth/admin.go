@@ -25,22 +25,10 @@ type EventPage struct {
 	HasPrevious bool
 }
 
-// requireRole is the domain's own check behind the schema's @hasRole, so a
-// second face (or a forgotten directive) cannot skip it.
-func requireRole(c *Claims, role string) error {
-	if c == nil {
-		return ErrNotAuthenticated
-	}
-	if !c.HasRole(role) {
-		return ErrForbidden
-	}
-	return nil
-}
-
 // AuthEvents pages through the audit log for an admin. f.Limit is the page
 // size (0 to MaxEventPage); f.BeforeID continues after a previous page.
 func (s *Service) AuthEvents(ctx context.Context, c *Claims, f EventFilter) (*EventPage, error) {
-	if err := requireRole(c, RoleAdmin); err != nil {
+	if err := s.RequireRole(ctx, c, RoleAdmin); err != nil {
 		return nil, err
 	}
 	if f.Limit < 0 || f.Limit > MaxEventPage {
@@ -74,7 +62,7 @@ func (s *Service) AuthEvents(ctx context.Context, c *Claims, f EventFilter) (*Ev
 // RevokeUserSessions ends every session of another user, for an admin. It
 // reports false when there is no such user.
 func (s *Service) RevokeUserSessions(ctx context.Context, c *Claims, userID string, client Client) (bool, error) {
-	if err := requireRole(c, RoleAdmin); err != nil {
+	if err := s.RequireRole(ctx, c, RoleAdmin); err != nil {
 		return false, err
 	}
 	if !validID(userID) {
@@ -105,8 +93,10 @@ func ValidateRole(role string) error {
 }
 
 // GrantRole gives a user a role (for the command line: the first admin has
-// nobody to ask). Tokens carry the role from the user's next login or
-// refresh; `me` shows it within one revocation sync in every process.
+// nobody to ask). Authorization (@hasRole, introspection) and `me` see it
+// within one revocation sync in every process, outstanding tokens
+// included; tokens carry it in their roles claim from the user's next
+// login or refresh.
 func (s *Service) GrantRole(ctx context.Context, username, role string) (*User, error) {
 	return s.changeRoles(ctx, username, role, EventRoleGranted, func(roles []string) []string {
 		if slices.Contains(roles, role) {

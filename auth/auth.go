@@ -31,6 +31,16 @@ type User struct {
 	CreatedAt time.Time
 }
 
+// Credential is what a password sign-in is checked against. Version is
+// bumped by every change of what signs the user in (a password change now;
+// a reset, an email change or a second factor as they come), so whatever
+// acts on a checked password can tell, in its own transaction, that the
+// credential is still the one it checked.
+type Credential struct {
+	PasswordHash string
+	Version      int64
+}
+
 // Session is one sign-in: a chain of refresh tokens rotated one after another.
 // Generation counts the rotations; only the token of the current generation
 // may be exchanged.
@@ -46,6 +56,12 @@ type Session struct {
 	RevokedAt *time.Time
 	UserAgent string
 	IP        string
+	// AccessValidUntil is when the newest access token issued for the
+	// session stops passing verification (its exp plus leeway; zero for
+	// sessions from before it was recorded). A revocation of the session
+	// is kept at least that long, so it holds until each token's own exp
+	// whatever the access lifetime is configured to now.
+	AccessValidUntil time.Time
 }
 
 // RevocationKind says what a revocation's Subject identifies.
@@ -113,11 +129,30 @@ type Store interface {
 	// rolls back; nil commits.
 	Tx(ctx context.Context, fn func(tx Store) error) error
 
+	// CreateUser inserts a user whose credential is passwordHash at
+	// version 0.
 	CreateUser(ctx context.Context, u *User, passwordHash string) error
-	// UserByUsername looks up by the canonical (lower-case) username.
-	UserByUsername(ctx context.Context, usernameKey string) (*User, string, error)
+	// UserByUsername looks up by the canonical (lower-case) username and
+	// returns the user's credential with it.
+	UserByUsername(ctx context.Context, usernameKey string) (*User, Credential, error)
 	UserByID(ctx context.Context, id string) (*User, error)
-	SetPasswordHash(ctx context.Context, userID, passwordHash string) error
+
+	// Credential returns a user's credential. Inside Tx it locks the
+	// user's row until the transaction ends (FOR UPDATE on MySQL/TiDB;
+	// SQLite's transactions hold the write lock from BEGIN), so no
+	// credential change can commit between this read and the commit.
+	Credential(ctx context.Context, userID string) (Credential, error)
+	// ChangeCredential records a change of the user's credentials made
+	// from version from: it bumps the version and, unless passwordHash is
+	// empty, stores the new hash with it. It fails with
+	// ErrCredentialChanged once the version has moved past from, so of two
+	// changes made from one state only the first commits.
+	ChangeCredential(ctx context.Context, userID string, from int64, passwordHash string) error
+	// RehashPassword replaces the hash with a new hash of the same
+	// password (new parameters), leaving the version alone, and only
+	// while the version is still version: ErrCredentialChanged otherwise,
+	// so a rehash never undoes a change that committed after the check.
+	RehashPassword(ctx context.Context, userID string, version int64, passwordHash string) error
 
 	CreateSession(ctx context.Context, s *Session, refreshHash []byte) error
 	// SessionByRefreshHash finds the session a refresh token belongs to and
@@ -132,7 +167,9 @@ type Store interface {
 	LockSession(ctx context.Context, id string) (*Session, error)
 	// RevokeSessions marks the user's live sessions revoked (only those in
 	// ids, or all when ids is nil) and appends one RevokedSession entry per
-	// session to the revocation list. It returns the entries appended.
+	// session to the revocation list, kept until until or the session's
+	// AccessValidUntil, whichever is later. It returns the entries
+	// appended.
 	RevokeSessions(ctx context.Context, userID string, ids []string, at, until time.Time) ([]Revocation, error)
 	// AppendRevocation appends one entry to the revocation list.
 	AppendRevocation(ctx context.Context, r *Revocation) error
@@ -145,8 +182,6 @@ type Store interface {
 	// MaxRevocationID is the highest entry ID so far (0 when empty).
 	MaxRevocationID(ctx context.Context) (int64, error)
 
-	// PasswordHash returns a user's stored hash.
-	PasswordHash(ctx context.Context, userID string) (string, error)
 	// SetRoles replaces a user's roles.
 	SetRoles(ctx context.Context, userID string, roles []string) error
 	// SessionIPs lists the distinct addresses the sessions of the user
@@ -157,6 +192,10 @@ type Store interface {
 	// LiveSessions lists the user's sessions that are neither revoked nor
 	// expired at now, most recently used first.
 	LiveSessions(ctx context.Context, userID string, now time.Time) ([]*Session, error)
+	// SessionsBeyond returns the ids of the user's live sessions (neither
+	// revoked nor expired at now) other than the keep most recently
+	// created, oldest first: the ones a cap of keep live sessions ends.
+	SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error)
 
 	// RecordEvent appends an audit event.
 	RecordEvent(ctx context.Context, e *Event) error

@@ -90,6 +90,10 @@ var (
 	ErrEmailTaken         = &Error{Kind: KindConflict, Field: "email", Message: "email is already in use"}
 	ErrUnavailable        = &Error{Kind: KindUnavailable, Message: "service temporarily unavailable, retry later"}
 	ErrInternal           = &Error{Kind: KindInternal, Message: "internal server error"}
+
+	// ErrCredentialChanged is a credential that changed after it was
+	// checked; the use case that checked it turns it into its own answer.
+	ErrCredentialChanged = &Error{Kind: KindUnauthenticated, Message: "credentials changed, sign in again"}
 )
 
 // Invalid reports bad input on one field.

@@ -6,7 +6,9 @@ import (
 )
 
 // Introspect reports on an access token for a resource server (RFC 7662):
-// its claims and user if it is valid and not revoked. Any other token gives
+// its claims and user if it is valid and not revoked. The user is read
+// through the user cache, so its roles are the current ones, which the
+// answer reports instead of the token's claim. Any other token gives
 // ErrInvalidToken, which the caller reports as inactive.
 func (s *Service) Introspect(ctx context.Context, token string) (*Claims, *User, error) {
 	claims, err := s.tokens.Verify(token)

@@ -63,7 +63,7 @@ func TestLoginWrongPasswordFailsLikeUnknownUser(t *testing.T) {
 func TestLoginRehashesAPasswordHashedWithOldParameters(t *testing.T) {
 	f := newFixture(t)
 	reg := f.register("grace", "open-sesame-42")
-	before, err := f.store.PasswordHash(ctx, reg.User.ID)
+	before, err := f.store.Credential(ctx, reg.User.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -75,25 +75,30 @@ func TestLoginRehashesAPasswordHashedWithOldParameters(t *testing.T) {
 	if _, err := upgraded.Login(ctx, "grace", "open-sesame-42", client); err != nil {
 		t.Fatal(err)
 	}
-	after, err := f.store.PasswordHash(ctx, reg.User.ID)
+	after, err := f.store.Credential(ctx, reg.User.ID)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if after == before || !strings.Contains(after, "m=128,t=2,p=1") {
-		t.Fatalf("hash after login %q, want one with m=128,t=2 replacing %q", after, before)
+	if after.PasswordHash == before.PasswordHash || !strings.Contains(after.PasswordHash, "m=128,t=2,p=1") {
+		t.Fatalf("hash after login %q, want one with m=128,t=2 replacing %q", after.PasswordHash, before.PasswordHash)
+	}
+	// The same password in a new hash is not a new credential: sessions
+	// checked against the old hash stay valid.
+	if after.Version != before.Version {
+		t.Errorf("rehash moved the credential version from %d to %d", before.Version, after.Version)
 	}
 	// The new hash verifies, and a current hash is left alone.
 	if _, err := upgraded.Login(ctx, "grace", "open-sesame-42", client); err != nil {
 		t.Fatal(err)
 	}
-	if again, _ := f.store.PasswordHash(ctx, reg.User.ID); again != after {
+	if again, _ := f.store.Credential(ctx, reg.User.ID); again != after {
 		t.Error("a hash with the current parameters was rehashed")
 	}
 	// A wrong password never rewrites the hash.
 	if _, err := f.svc.Login(ctx, "grace", "wrong-password-1", client); !errors.Is(err, auth.ErrInvalidCredentials) {
 		t.Fatal(err)
 	}
-	if again, _ := f.store.PasswordHash(ctx, reg.User.ID); again != after {
+	if again, _ := f.store.Credential(ctx, reg.User.ID); again != after {
 		t.Error("a failed login rewrote the hash")
 	}
 }

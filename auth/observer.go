@@ -6,8 +6,9 @@ import "time"
 // Stats are the counters read on demand. Implementations
 // must be cheap and safe for concurrent use.
 type Observer interface {
-	// Login reports a login attempt's result: "success", "failure" or
-	// "rate_limited".
+	// Login reports a login attempt's result: "success", "failure",
+	// "rate_limited", or "overloaded" (refused because the hash queue could
+	// not serve it in time).
 	Login(result string)
 	// RefreshReuse reports a detected refresh-token reuse (theft).
 	RefreshReuse()

@@ -209,10 +209,10 @@ func TestDummyHashUsesConfiguredParams(t *testing.T) {
 	}
 }
 
-func TestNewPasswordsDefaultsConcurrencyToGOMAXPROCS(t *testing.T) {
+func TestNewPasswordsDefaultsConcurrencyToHalfTheCores(t *testing.T) {
 	p := newPasswords(t, cheapArgon2, 0)
-	if got, want := cap(p.slots), runtime.GOMAXPROCS(0); got != want {
-		t.Errorf("slots = %d, want GOMAXPROCS = %d", got, want)
+	if got, want := p.Concurrency(), max(1, runtime.GOMAXPROCS(0)/2); got != want {
+		t.Errorf("slots = %d, want half of GOMAXPROCS (%d), at least 1: %d", got, runtime.GOMAXPROCS(0), want)
 	}
 }
 

@@ -73,11 +73,10 @@ func (s *Service) Refresh(ctx context.Context, token string, client Client) (*Gr
 		sess.ExpiresAt = now.Add(s.opts.RefreshTTL)
 		sess.UserAgent = clip(client.UserAgent, 512)
 		sess.IP = clip(client.IP, 64)
-		if err := tx.AdvanceSession(ctx, sess, refreshHash); err != nil {
+		if grant, err = s.grant(user, sess, refresh); err != nil {
 			return err
 		}
-		grant, err = s.grant(user, sess, refresh)
-		return err
+		return tx.AdvanceSession(ctx, sess, refreshHash)
 	})
 	if err != nil {
 		return nil, err

@@ -24,6 +24,9 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 			return nil, err
 		}
 	}
+	if err := s.passwords.Admit(ctx); err != nil {
+		return nil, err
+	}
 	if _, err := s.limit(ctx, OpRegister, map[Dimension]string{PerIP: client.IP}); err != nil {
 		return nil, err
 	}
@@ -44,5 +47,6 @@ func (s *Service) Register(ctx context.Context, in RegisterInput, client Client)
 	if err != nil {
 		return nil, err
 	}
+	s.remember(grant.ended)
 	return grant, nil
 }

@@ -15,6 +15,9 @@ type Options struct {
 	RefreshReuseInterval time.Duration
 	// AuditRetention is how long audit events are kept (0: forever).
 	AuditRetention time.Duration
+	// MaxSessionsPerUser caps the live sessions of one user; a sign-in
+	// beyond it ends the oldest (0: DefaultMaxSessionsPerUser).
+	MaxSessionsPerUser int
 	// Limiter and RateLimits rate-limit login, register, refresh and
 	// password change (nil Limiter: no limits).
 	Limiter    Limiter
@@ -27,6 +30,11 @@ type Options struct {
 	Now      func() time.Time
 	Logger   *slog.Logger
 }
+
+// DefaultMaxSessionsPerUser is far more devices than a person signs in
+// from, and keeps one account's successful logins from growing the session
+// and revocation tables without bound.
+const DefaultMaxSessionsPerUser = 100
 
 // Service is keycard's use cases; GraphQL and any other face call it.
 type Service struct {
@@ -56,6 +64,9 @@ type Service struct {
 func NewService(store Store, passwords *Passwords, tokens *Tokens, revocations *Revocations, users *UserCache, opts Options) (*Service, error) {
 	if opts.RefreshTTL < tokens.TTL() {
 		return nil, errors.New("refresh token lifetime must not be shorter than the access token lifetime")
+	}
+	if opts.MaxSessionsPerUser <= 0 {
+		opts.MaxSessionsPerUser = DefaultMaxSessionsPerUser
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now

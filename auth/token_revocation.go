@@ -111,7 +111,7 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string, client Cl
 			return err
 		}
 		r := &Revocation{Kind: RevokedAccessToken, Subject: claims.ID, UserID: claims.UserID(), RevokedAt: now,
-			ExpiresAt: claims.ExpiresAt.Add(s.tokens.MaxLifetime() - s.tokens.TTL())}
+			ExpiresAt: s.tokens.ValidUntil(claims)}
 		if err := tx.AppendRevocation(ctx, r); err != nil {
 			return err
 		}

@@ -24,22 +24,16 @@ const MaxTokenBytes = 8 << 10
 // Claims are the claims of a keycard access token.
 type Claims struct {
 	jwt.RegisteredClaims
-	SessionID string   `json:"sid"`
-	Roles     []string `json:"roles"`
+	SessionID string `json:"sid"`
+	// Roles are the user's roles when the token was issued, for resource
+	// servers that verify offline. keycard itself never authorizes by
+	// them: a revoked role would live on until the token expires
+	// (RequireRole reads the user's current roles).
+	Roles []string `json:"roles"`
 }
 
 // UserID is the subject of the token.
 func (c *Claims) UserID() string { return c.Subject }
-
-// HasRole reports whether the token carries role.
-func (c *Claims) HasRole(role string) bool {
-	for _, r := range c.Roles {
-		if r == role {
-			return true
-		}
-	}
-	return false
-}
 
 // SigningKey is one key of the token key set. Private signs, Public verifies;
 // for HMAC both are the same secret.
@@ -149,6 +143,12 @@ func (t *Tokens) TTL() time.Duration { return t.cfg.TTL }
 // (lifetime plus leeway): how long a revocation must be remembered.
 func (t *Tokens) MaxLifetime() time.Duration { return t.cfg.TTL + t.cfg.Leeway }
 
+// ValidUntil is the moment c stops passing verification: its exp plus the
+// leeway. A revocation of it must be kept until then.
+func (t *Tokens) ValidUntil(c *Claims) time.Time {
+	return c.ExpiresAt.Add(t.cfg.Leeway)
+}
+
 // Keys returns the signing key followed by the verification-only keys.
 func (t *Tokens) Keys() []SigningKey {
 	return append([]SigningKey{t.cfg.Signer}, t.cfg.Verifiers...)
@@ -221,6 +221,14 @@ func (t *Tokens) parse(raw string) (*Claims, error) {
 	// cache, so a token without them is not ours.
 	if claims.Subject == "" || claims.NotBefore == nil || claims.IssuedAt == nil ||
 		uuid.Validate(claims.ID) != nil || uuid.Validate(claims.SessionID) != nil {
+		return nil, ErrInvalidToken
+	}
+	// A token meant to live longer than this configuration issues was
+	// issued under a longer access lifetime (or forged with a stolen key).
+	// Shortening KEYCARD_ACCESS_TTL is the natural response to an
+	// incident; it must cut such tokens off, not leave them valid, and
+	// their revocations forgotten, until their own exp.
+	if claims.ExpiresAt.Sub(claims.IssuedAt.Time) > t.cfg.TTL+t.cfg.Leeway {
 		return nil, ErrInvalidToken
 	}
 	return claims, nil

@@ -157,6 +157,17 @@ func TestVerifyRejects(t *testing.T) {
 			return f.forge(t, nil, nil) + ".AAAA"
 		}},
 		{"refresh token", func(*testing.T, *tokenFixture) string { return refreshToken }},
+		// Issued under a longer access lifetime than this configuration's
+		// (KEYCARD_ACCESS_TTL since shortened), or minted with a stolen
+		// key to outlive revocations: refused whatever its exp says.
+		{"lifetime beyond TTL plus leeway", func(t *testing.T, f *tokenFixture) string {
+			return f.forge(t, nil, func(c map[string]any) {
+				c["exp"] = c["iat"].(int64) + int64((testTTL+testLeeway)/time.Second) + 1
+			})
+		}},
+		{"a day-long token under a 15-minute lifetime", func(t *testing.T, f *tokenFixture) string {
+			return f.forge(t, nil, func(c map[string]any) { c["exp"] = c["iat"].(int64) + 86400 })
+		}},
 		{"alg none", func(t *testing.T, f *tokenFixture) string {
 			header := map[string]any{"alg": "none", "typ": AccessTokenType, "kid": f.key.ID}
 			return encodeSegment(t, header) + "." + encodeSegment(t, f.claims()) + "."
@@ -349,6 +360,9 @@ func TestVerifyAccepts(t *testing.T) {
 			c["aud"] = []string{"another-api", testAudience}
 		}},
 		{name: "expired within leeway", clockOffset: testTTL + testLeeway - time.Second},
+		{name: "lifetime of exactly TTL plus leeway", editClaims: func(c map[string]any) {
+			c["exp"] = c["iat"].(int64) + int64((testTTL+testLeeway)/time.Second)
+		}},
 		{name: "nbf in the future within leeway", editClaims: func(c map[string]any) {
 			c["nbf"] = c["nbf"].(int64) + int64(testLeeway/time.Second)
 		}},
@@ -514,25 +528,6 @@ func TestTokensMaxLifetimeIsTTLPlusLeeway(t *testing.T) {
 	f := newTokenFixture(t)
 	if got := f.tokens.MaxLifetime(); got != testTTL+testLeeway {
 		t.Errorf("MaxLifetime = %v, want %v", got, testTTL+testLeeway)
-	}
-}
-
-func TestClaimsHasRole(t *testing.T) {
-	claims := &Claims{Roles: []string{"admin", "editor"}}
-	tests := []struct {
-		role string
-		want bool
-	}{
-		{"admin", true},
-		{"editor", true},
-		{"Admin", false},
-		{"", false},
-		{"viewer", false},
-	}
-	for _, tt := range tests {
-		if got := claims.HasRole(tt.role); got != tt.want {
-			t.Errorf("HasRole(%q) = %v, want %v", tt.role, got, tt.want)
-		}
 	}
 }
 

@@ -11,6 +11,11 @@ const (
 	maxUsernameLen = 32
 	minPasswordLen = 8
 	maxPasswordLen = 128
+	// MaxPasswordBytes bounds any password keycard will hash, checked or
+	// not: refused before a rate limit or a hash slot is spent, so a
+	// client cannot park megabytes in the hash queue. Every password the
+	// policy admits (128 characters, 4 bytes each at most) fits.
+	MaxPasswordBytes = 1024
 	// RFC 5321 limits a forward path to 256 octets including the angle
 	// brackets, which leaves 254 for the address.
 	maxEmailLen = 254
@@ -68,18 +73,30 @@ func ValidatePassword(password, username string) error {
 // composition rules (they make passwords harder to remember, not to
 // guess). field names the input the password came in.
 func checkPassword(field, password, username string) error {
-	n := utf8.RuneCountInString(password)
-	if n < minPasswordLen {
-		return Invalid(field, "password must be at least %d characters long", minPasswordLen)
-	}
-	if n > maxPasswordLen {
+	// The byte bound first, so a huge password is refused before its
+	// characters are counted (beyond it there are more than 128 anyway).
+	if len(password) > MaxPasswordBytes || utf8.RuneCountInString(password) > maxPasswordLen {
 		return Invalid(field, "password must be at most %d characters long", maxPasswordLen)
+	}
+	if utf8.RuneCountInString(password) < minPasswordLen {
+		return Invalid(field, "password must be at least %d characters long", minPasswordLen)
 	}
 	if username != "" && strings.EqualFold(password, username) {
 		return Invalid(field, "password must not be the same as the username")
 	}
 	if isCommonPassword(password) {
 		return Invalid(field, "this password is one of the most commonly used, so it is easy to guess; choose another")
+	}
+	return nil
+}
+
+// checkPasswordSize refuses a password over MaxPasswordBytes on the input
+// field it came in, in constant time: the first check of a password that
+// is not held to the policy (one to sign in with), before anything is
+// counted, limited or hashed.
+func checkPasswordSize(field, password string) error {
+	if len(password) > MaxPasswordBytes {
+		return Invalid(field, "password must be at most %d bytes long", MaxPasswordBytes)
 	}
 	return nil
 }

@@ -115,6 +115,8 @@ func TestValidatePassword(t *testing.T) {
 		{"8 four-byte characters", strings.Repeat("🔑", 8), true},
 		{"128 multibyte characters", strings.Repeat("名", 128), true},
 		{"129 multibyte characters", strings.Repeat("名", 129), false},
+		{"128 four-byte characters, the most bytes admitted", strings.Repeat("🔑", 128), true},
+		{"a megabyte", strings.Repeat("a", 1<<20), false},
 		{"spaces count", "        ", true},
 	}
 	for _, tt := range tests {

@@ -48,7 +48,7 @@ for db in $DATABASES; do
   load -scenario me -c 32 -users 32
   load -scenario login -c 8 -users 16
   load -scenario refresh -c 64 -users 64
-  load -scenario me -c 16 -users 16 -background login -background-c 64
+  load -scenario me -c 16 -users 16 -background login -background-c 64 -rounds 3
 
   kill "$server"; wait "$server" 2>/dev/null || true
   if [ "$db" = mysql ]; then

@@ -89,7 +89,13 @@ type Config struct {
 	// JanitorInterval is how often expired rows are deleted.
 	JanitorInterval time.Duration
 	// AuditRetention is how long audit events are kept (0: forever).
-	AuditRetention  time.Duration
+	AuditRetention time.Duration
+	// MaxSessionsPerUser caps one user's live sessions; a sign-in beyond
+	// it ends the oldest.
+	MaxSessionsPerUser int
+	// HashConcurrency is how many password hashes may run at once (0:
+	// half the cores, at least one).
+	HashConcurrency int
 	LogLevel        string
 	LogFormat       string
 	ShutdownTimeout time.Duration
@@ -193,6 +199,8 @@ func Vars() []Var {
 		{"KEYCARD_REFRESH_REUSE_INTERVAL", "0s", "grace period in which the previous refresh token still works (two tabs refreshing at once); 0s: any reuse revokes the session"},
 		{"KEYCARD_JANITOR_INTERVAL", "10m", "how often expired sessions, refresh tokens and revocations are deleted"},
 		{"KEYCARD_AUDIT_RETENTION", "2160h", "how long audit events are kept (0s: forever)"},
+		{"KEYCARD_HASH_CONCURRENCY", "", "password hashes run at once (default half the cores, at least 1); the rest of the CPU stays for other requests, and a login the hash queue cannot serve before its deadline answers RATE_LIMITED at once"},
+		{"KEYCARD_MAX_SESSIONS_PER_USER", "100", "live sessions one user may have; a sign-in beyond it ends the oldest (revoked like a logout)"},
 		{"KEYCARD_RATE_LIMITS", "", "overrides of the built-in rate limits as operation.dimension=N/duration, comma-separated, e.g. login.username=20/1m (0/1m: unlimited); off disables all"},
 		{"KEYCARD_RATE_LIMIT_IPV6_PREFIX", "64", "per-address rate limits count an IPv6 client by this many leading bits (32 to 128; a subscriber usually holds a whole /64)"},
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
@@ -304,6 +312,10 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		MaxAliases:       positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
 		MaxDocumentBytes: positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
 		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
+	}
+	cfg.MaxSessionsPerUser = positive("KEYCARD_MAX_SESSIONS_PER_USER")
+	if get("KEYCARD_HASH_CONCURRENCY") != "" {
+		cfg.HashConcurrency = positive("KEYCARD_HASH_CONCURRENCY")
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.Playground = onOff("KEYCARD_PLAYGROUND", cfg.Mode != Production)

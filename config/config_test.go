@@ -399,3 +399,33 @@ func TestRepeatedPeriod(t *testing.T) {
 		}
 	}
 }
+
+// config reads the syntax of rate-limit overrides; which operations and
+// dimensions exist is auth's to say, so config passes any name on.
+func TestMaxSessionsPerUser(t *testing.T) {
+	cfg, err := LoadEnv(env(nil), nil)
+	if err != nil || cfg.MaxSessionsPerUser != 100 {
+		t.Fatalf("default KEYCARD_MAX_SESSIONS_PER_USER = %d, %v; want 100", cfg.MaxSessionsPerUser, err)
+	}
+	for _, bad := range []string{"0", "-1", "many"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_MAX_SESSIONS_PER_USER": bad}), nil); err == nil || !strings.Contains(err.Error(), "KEYCARD_MAX_SESSIONS_PER_USER") {
+			t.Errorf("KEYCARD_MAX_SESSIONS_PER_USER=%s: %v, want a refusal naming it", bad, err)
+		}
+	}
+}
+
+func TestHashConcurrency(t *testing.T) {
+	cfg, err := LoadEnv(env(nil), nil)
+	if err != nil || cfg.HashConcurrency != 0 {
+		t.Fatalf("default KEYCARD_HASH_CONCURRENCY = %d, %v; want 0 (auth's default, half the cores)", cfg.HashConcurrency, err)
+	}
+	cfg, err = LoadEnv(env(map[string]string{"KEYCARD_HASH_CONCURRENCY": "3"}), nil)
+	if err != nil || cfg.HashConcurrency != 3 {
+		t.Fatalf("KEYCARD_HASH_CONCURRENCY=3: %d, %v", cfg.HashConcurrency, err)
+	}
+	for _, bad := range []string{"0", "-2", "half"} {
+		if _, err := LoadEnv(env(map[string]string{"KEYCARD_HASH_CONCURRENCY": bad}), nil); err == nil || !strings.Contains(err.Error(), "KEYCARD_HASH_CONCURRENCY") {
+			t.Errorf("KEYCARD_HASH_CONCURRENCY=%s: %v, want a refusal naming it", bad, err)
+		}
+	}
+}

@@ -18,14 +18,19 @@ func authenticated(ctx context.Context, _ any, next graphql.Resolver) (any, erro
 }
 
 // hasRole implements @hasRole(role): the caller must be signed in
-// (UNAUTHENTICATED otherwise) and carry the role in its token (FORBIDDEN).
-func hasRole(ctx context.Context, _ any, next graphql.Resolver, role string) (any, error) {
-	c, err := auth.ForContext(ctx)
-	if err != nil {
-		return nil, err
+// (UNAUTHENTICATED otherwise) and hold the role now (FORBIDDEN). The
+// service decides by the user's current roles, not the token's claim, so
+// revoking a role takes effect on outstanding tokens within one revocation
+// sync.
+func hasRole(svc *auth.Service) func(ctx context.Context, obj any, next graphql.Resolver, role string) (any, error) {
+	return func(ctx context.Context, _ any, next graphql.Resolver, role string) (any, error) {
+		c, err := auth.ForContext(ctx)
+		if err != nil {
+			return nil, err
+		}
+		if err := svc.RequireRole(ctx, c, role); err != nil {
+			return nil, err
+		}
+		return next(ctx)
 	}
-	if !c.HasRole(role) {
-		return nil, auth.ErrForbidden
-	}
-	return next(ctx)
 }

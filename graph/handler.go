@@ -35,7 +35,7 @@ func NewHandler(svc *auth.Service, opts Options) http.Handler {
 	}
 	srv := handler.New(NewExecutableSchema(Config{
 		Resolvers:  &Resolver{Service: svc, Cookies: opts.Cookies},
-		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole},
+		Directives: DirectiveRoot{Authenticated: authenticated, HasRole: hasRole(svc)},
 	}))
 	srv.AddTransport(getTransport{limits: opts.QueryLimits})
 	srv.AddTransport(postTransport{limits: opts.QueryLimits})

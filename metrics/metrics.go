@@ -58,7 +58,7 @@ func New(pools map[string]*sql.DB, build BuildInfo) *Metrics {
 		}, []string{"operation"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keycard_logins_total",
-			Help: "Login attempts by result: success, failure, rate_limited.",
+			Help: "Login attempts by result: success, failure, rate_limited, overloaded (hash queue could not serve it in time).",
 		}, []string{"result"}),
 		reuse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keycard_refresh_token_reuse_total",

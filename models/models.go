@@ -21,9 +21,12 @@ type User struct {
 	Email        *string
 	EmailKey     *string `gorm:"uniqueIndex"`
 	PasswordHash string  `gorm:"not null"`
-	Roles        Roles   `gorm:"not null"`
-	CreatedAt    time.Time
-	UpdatedAt    time.Time
+	// CredentialVersion is bumped by every credential change; sign-ins
+	// and rehashes compare it in the transaction that acts on a check.
+	CredentialVersion int64 `gorm:"not null"`
+	Roles             Roles `gorm:"not null"`
+	CreatedAt         time.Time
+	UpdatedAt         time.Time
 }
 
 // Session is a row of sessions: one per sign-in.
@@ -38,6 +41,9 @@ type Session struct {
 	RevokedAt  *time.Time
 	UserAgent  string `gorm:"size:512;not null"`
 	IP         string `gorm:"size:64;not null"`
+	// AccessValidUntil is when the newest access token of the session
+	// stops verifying (NULL for sessions from before it was recorded).
+	AccessValidUntil *time.Time
 }
 
 // RefreshToken is a row of refresh_tokens: the SHA-256 of every refresh

@@ -347,7 +347,9 @@ func (h *Handler) introspect(w http.ResponseWriter, r *http.Request) {
 		Iss:       claims.Issuer,
 		Aud:       claims.Audience,
 		Sid:       claims.SessionID,
-		Roles:     claims.Roles,
+		// The user's roles now, not the token's claim: a role revoked
+		// since the token was issued is not vouched for.
+		Roles: user.Roles,
 	})
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"time"
 
+	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
 	"github.com/keycard/keycard/auth"
@@ -12,7 +13,7 @@ import (
 )
 
 func sessionRow(sess *auth.Session) *models.Session {
-	return &models.Session{
+	row := &models.Session{
 		ID:         sess.ID,
 		UserID:     sess.UserID,
 		Generation: sess.Generation,
@@ -24,6 +25,10 @@ func sessionRow(sess *auth.Session) *models.Session {
 		UserAgent:  sess.UserAgent,
 		IP:         sess.IP,
 	}
+	if !sess.AccessValidUntil.IsZero() {
+		row.AccessValidUntil = &sess.AccessValidUntil
+	}
+	return row
 }
 
 func sessionFromRow(row *models.Session) *auth.Session {
@@ -41,6 +46,9 @@ func sessionFromRow(row *models.Session) *auth.Session {
 	if row.RevokedAt != nil {
 		t := row.RevokedAt.UTC()
 		sess.RevokedAt = &t
+	}
+	if row.AccessValidUntil != nil {
+		sess.AccessValidUntil = row.AccessValidUntil.UTC()
 	}
 	return sess
 }
@@ -105,6 +113,8 @@ func (s *Store) AdvanceSession(ctx context.Context, sess *auth.Session, refreshH
 				"expires_at":   sess.ExpiresAt,
 				"user_agent":   sess.UserAgent,
 				"ip":           sess.IP,
+				// The token issued with this generation.
+				"access_valid_until": sessionRow(sess).AccessValidUntil,
 			})
 		if res.Error != nil {
 			return res.Error
@@ -136,19 +146,31 @@ func (s *Store) RevokeSessions(ctx context.Context, userID string, ids []string,
 		if t.dialect == migrations.MySQL {
 			q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 		}
-		var live []string
-		if err := q.Pluck("id", &live).Error; err != nil {
+		var live []struct {
+			ID               string
+			AccessValidUntil *time.Time
+		}
+		if err := q.Select("id", "access_valid_until").Scan(&live).Error; err != nil {
 			return err
 		}
 		if len(live) == 0 {
 			return nil
 		}
-		if err := t.conn(ctx).Model(&models.Session{}).Where("id IN ?", live).Update("revoked_at", at).Error; err != nil {
-			return err
-		}
+		ids := make([]string, len(live))
 		rows := make([]models.Revocation, len(live))
-		for i, id := range live {
-			rows[i] = models.Revocation{Kind: string(auth.RevokedSession), Subject: id, UserID: userID, RevokedAt: at, ExpiresAt: until}
+		for i, sess := range live {
+			ids[i] = sess.ID
+			// Kept until the session's last token expired, if that is
+			// later than until: a token issued under a longer access
+			// lifetime than today's stays refused until its own exp.
+			expires := until
+			if sess.AccessValidUntil != nil && sess.AccessValidUntil.After(until) {
+				expires = sess.AccessValidUntil.UTC()
+			}
+			rows[i] = models.Revocation{Kind: string(auth.RevokedSession), Subject: sess.ID, UserID: userID, RevokedAt: at, ExpiresAt: expires}
+		}
+		if err := t.conn(ctx).Model(&models.Session{}).Where("id IN ?", ids).Update("revoked_at", at).Error; err != nil {
+			return err
 		}
 		if err := t.conn(ctx).CreateInBatches(rows, 500).Error; err != nil {
 			return err
@@ -214,4 +236,27 @@ func (s *Store) LockSession(ctx context.Context, id string) (*auth.Session, erro
 		return nil, translate(err)
 	}
 	return sessionFromRow(&row), nil
+}
+
+// SessionsBeyond lists the user's live sessions older than the keep newest,
+// oldest first. The usual answer, under the cap, costs one indexed count
+// (ix_sessions_user_live); only a user at the cap reads ids.
+func (s *Store) SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	live := func() *gorm.DB {
+		return s.read(ctx).Model(&models.Session{}).Where("user_id = ? AND revoked_at IS NULL AND expires_at > ?", userID, now.UTC())
+	}
+	var n int64
+	if err := live().Count(&n).Error; err != nil {
+		return nil, translate(err)
+	}
+	if n <= int64(keep) {
+		return nil, nil
+	}
+	var ids []string
+	if err := live().Order("created_at").Order("id").Limit(int(n)-keep).Pluck("id", &ids).Error; err != nil {
+		return nil, translate(err)
+	}
+	return ids, nil
 }

@@ -7,7 +7,10 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"gorm.io/gorm/clause"
+
 	"github.com/keycard/keycard/auth"
+	"github.com/keycard/keycard/migrations"
 	"github.com/keycard/keycard/models"
 )
 
@@ -50,16 +53,17 @@ func (s *Store) CreateUser(ctx context.Context, u *auth.User, passwordHash strin
 	return translate(s.conn(ctx).Create(&row).Error)
 }
 
-// UserByUsername finds a user by canonical username.
-func (s *Store) UserByUsername(ctx context.Context, usernameKey string) (*auth.User, string, error) {
+// UserByUsername finds a user by canonical username, with the credential
+// a login checks.
+func (s *Store) UserByUsername(ctx context.Context, usernameKey string) (*auth.User, auth.Credential, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var row models.User
 	err := s.read(ctx).Where("username_key = ?", usernameKey).Take(&row).Error
 	if err != nil {
-		return nil, "", translate(err)
+		return nil, auth.Credential{}, translate(err)
 	}
-	return userFromRow(&row), row.PasswordHash, nil
+	return userFromRow(&row), auth.Credential{PasswordHash: row.PasswordHash, Version: row.CredentialVersion}, nil
 }
 
 // hotQueries are statements on the request hot path, prepared once and run
@@ -119,30 +123,65 @@ func (s *Store) UserByID(ctx context.Context, id string) (*auth.User, error) {
 	return userFromRow(&row), nil
 }
 
-// SetPasswordHash replaces a user's password hash.
-func (s *Store) SetPasswordHash(ctx context.Context, userID, passwordHash string) error {
-	ctx, cancel := s.bound(ctx)
-	defer cancel()
-	res := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).
-		Updates(map[string]any{"password_hash": passwordHash, "updated_at": s.db.NowFunc()})
-	if res.Error != nil {
-		return translate(res.Error)
-	}
-	if res.RowsAffected == 0 {
-		return auth.ErrNotFound
-	}
-	return nil
-}
-
-// PasswordHash returns a user's stored password hash.
-func (s *Store) PasswordHash(ctx context.Context, userID string) (string, error) {
+// Credential returns a user's password hash and credential version. In a
+// transaction on MySQL/TiDB the row is locked (FOR UPDATE): a sign-in that
+// re-reads the version it checked keeps every credential change out until
+// it commits. SQLite transactions already hold the write lock from BEGIN
+// IMMEDIATE.
+func (s *Store) Credential(ctx context.Context, userID string) (auth.Credential, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	var row models.User
-	if err := s.read(ctx).Select("password_hash").Where("id = ?", userID).Take(&row).Error; err != nil {
-		return "", translate(err)
+	q := s.read(ctx).Select("password_hash", "credential_version").Where("id = ?", userID)
+	if s.inTx && s.dialect == migrations.MySQL {
+		q = q.Clauses(clause.Locking{Strength: clause.LockingStrengthUpdate})
 	}
-	return row.PasswordHash, nil
+	if err := q.Take(&row).Error; err != nil {
+		return auth.Credential{}, translate(err)
+	}
+	return auth.Credential{PasswordHash: row.PasswordHash, Version: row.CredentialVersion}, nil
+}
+
+// ChangeCredential bumps the credential version from from, with the new
+// hash if one is given: a compare-and-swap in one UPDATE, so two changes
+// made from one version cannot both land.
+func (s *Store) ChangeCredential(ctx context.Context, userID string, from int64, passwordHash string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	changes := map[string]any{"credential_version": from + 1, "updated_at": s.db.NowFunc()}
+	if passwordHash != "" {
+		changes["password_hash"] = passwordHash
+	}
+	return s.swapCredential(ctx, userID, from, changes)
+}
+
+// RehashPassword stores a new hash of the same password while the version
+// is still version; the version stays, since the credential did not change.
+func (s *Store) RehashPassword(ctx context.Context, userID string, version int64, passwordHash string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	return s.swapCredential(ctx, userID, version, map[string]any{"password_hash": passwordHash, "updated_at": s.db.NowFunc()})
+}
+
+// swapCredential applies changes to the user's row only while its
+// credential version is version. No row matched means the version moved,
+// or the user is gone: those answer ErrCredentialChanged and ErrNotFound.
+func (s *Store) swapCredential(ctx context.Context, userID string, version int64, changes map[string]any) error {
+	res := s.conn(ctx).Model(&models.User{}).Where("id = ? AND credential_version = ?", userID, version).Updates(changes)
+	if res.Error != nil {
+		return translate(res.Error)
+	}
+	if res.RowsAffected == 1 {
+		return nil
+	}
+	var n int64
+	if err := s.conn(ctx).Model(&models.User{}).Where("id = ?", userID).Count(&n).Error; err != nil {
+		return translate(err)
+	}
+	if n == 0 {
+		return auth.ErrNotFound
+	}
+	return auth.ErrCredentialChanged
 }
 
 // SetRoles replaces a user's roles.

@@ -6,7 +6,11 @@
 //	keycard-load -scenario me -c 16 -background login -background-c 64
 //
 // Scenarios: typename ({ __typename }, the GraphQL floor), me, login,
-// refresh, register.
+// refresh, register. With -background, the main scenario is measured alone
+// first and then beside the background one (a login storm, say), and the
+// report says what share of its idle throughput it kept. Answers refused
+// with RATE_LIMITED are counted apart; the client then waits the
+// retryAfter they carry, as Apollo and urql retry links do (-honour-retry-after).
 package main
 
 import (
@@ -43,6 +47,9 @@ type options struct {
 	users       int
 	background  string
 	bgConc      int
+	idle        bool
+	rounds      int
+	honourRetry bool
 	jsonOut     bool
 }
 
@@ -57,6 +64,9 @@ func run(args []string, out io.Writer) error {
 	fs.IntVar(&o.users, "users", 50, "users created for the run (each client uses one)")
 	fs.StringVar(&o.background, "background", "", "a second scenario run at the same time (e.g. login), reported separately")
 	fs.IntVar(&o.bgConc, "background-c", 64, "concurrent clients of the background scenario")
+	fs.BoolVar(&o.idle, "idle", true, "with -background: measure the main scenario alone first and report the share of it kept during the background")
+	fs.IntVar(&o.rounds, "rounds", 1, "with -background and -idle: alternate the idle and loaded phases this many times (each -d long), summing them")
+	fs.BoolVar(&o.honourRetry, "honour-retry-after", true, "after a RATE_LIMITED answer, wait its retryAfter before the next request")
 	fs.BoolVar(&o.jsonOut, "json", false, "print results as JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -73,24 +83,58 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	scenarios := []*runner{{name: o.scenario, scenario: main, concurrency: o.concurrency}}
+	scenarios := []*runner{{name: o.scenario, scenario: main, concurrency: o.concurrency, honourRetry: o.honourRetry}}
+	var idle *runner
 	if o.background != "" {
-		bg, err := newScenario(o.background, client, users)
+		// Users of their own: a storm of logins into the main scenario's
+		// accounts would end their sessions (the per-user session cap)
+		// and turn the main scenario's answers wrong.
+		bgUsers, err := client.setupUsers(ctx, prefix+"bg", o.users)
+		if err != nil {
+			return fmt.Errorf("setup: %w", err)
+		}
+		bg, err := newScenario(o.background, client, bgUsers)
 		if err != nil {
 			return err
 		}
-		scenarios = append(scenarios, &runner{name: o.background + " (background)", scenario: bg, concurrency: o.bgConc})
+		scenarios[0].name = o.scenario + " (during " + o.background + ")"
+		scenarios = append(scenarios, &runner{name: o.background + " (background)", scenario: bg, concurrency: o.bgConc, honourRetry: o.honourRetry})
+		if o.idle {
+			idle = &runner{name: o.scenario + " (idle)", scenario: main, concurrency: o.concurrency, honourRetry: o.honourRetry}
+		}
+	}
+	// Idle and loaded phases alternate, so that on a shared machine a
+	// change in what else runs weighs on both alike.
+	for range max(1, o.rounds) {
+		if idle != nil {
+			drive(ctx, []*runner{idle}, o.warmup, o.duration)
+		}
+		drive(ctx, scenarios, o.warmup, o.duration)
+	}
+	var results []result
+	if idle != nil {
+		results = append(results, summarize(idle))
+	}
+	for _, r := range scenarios {
+		results = append(results, summarize(r))
+	}
+	if idle != nil && results[0].RPS > 0 {
+		results[1].OfIdle = results[1].RPS / results[0].RPS
 	}
 
-	results := drive(ctx, scenarios, o.warmup, o.duration)
 	if o.jsonOut {
 		enc := json.NewEncoder(out)
 		enc.SetIndent("", "  ")
 		return enc.Encode(results)
 	}
 	for _, r := range results {
-		fmt.Fprintf(out, "%-22s c=%-4d %8d req  %9.1f req/s  p50 %7.2fms  p90 %7.2fms  p99 %7.2fms  max %7.2fms  errors %d  wrong %d\n",
-			r.Scenario, r.Concurrency, r.Requests, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors, r.Wrong)
+		fmt.Fprintf(out, "%-26s c=%-4d %8d req  %9.1f req/s  p50 %7.2fms  p90 %7.2fms  p99 %7.2fms  max %7.2fms  errors %d  wrong %d  refused %d\n",
+			r.Scenario, r.Concurrency, r.Requests, r.RPS, r.P50ms, r.P90ms, r.P99ms, r.MaxMs, r.Errors, r.Wrong, r.Refused)
+	}
+	for _, r := range results {
+		if r.OfIdle > 0 {
+			fmt.Fprintf(out, "%s kept %.0f%% of its idle throughput\n", r.Scenario, 100*r.OfIdle)
+		}
 	}
 	return nil
 }
@@ -106,10 +150,21 @@ type result struct {
 	P99ms       float64 `json:"p99_ms"`
 	MaxMs       float64 `json:"max_ms"`
 	// Errors are transport failures and non-200 answers; Wrong are 200
-	// answers with the wrong content (an error, another user, no token).
-	Errors int `json:"errors"`
-	Wrong  int `json:"wrong"`
+	// answers with the wrong content (an error, another user, no token);
+	// Refused are RATE_LIMITED answers (counted in the latencies too).
+	Errors  int `json:"errors"`
+	Wrong   int `json:"wrong"`
+	Refused int `json:"refused"`
+	// OfIdle is throughput as a share of the same scenario measured alone
+	// (set on the main scenario of a run with -background).
+	OfIdle float64 `json:"of_idle,omitempty"`
 }
+
+// refusal is a RATE_LIMITED answer: the server was asked too much and
+// said when to come back.
+type refusal struct{ retryAfter time.Duration }
+
+func (r *refusal) Error() string { return fmt.Sprintf("RATE_LIMITED, retry after %s", r.retryAfter) }
 
 // scenario makes one request for worker w and judges the answer.
 type scenario func(ctx context.Context, w int) (ok bool, err error)
@@ -118,17 +173,24 @@ type runner struct {
 	name        string
 	scenario    scenario
 	concurrency int
+	honourRetry bool
 	latencies   [][]time.Duration
+	measured    time.Duration
 	errors      atomic.Int64
 	wrong       atomic.Int64
+	refused     atomic.Int64
 }
 
-func drive(ctx context.Context, runners []*runner, warmup, duration time.Duration) []result {
+// drive runs runners together for warmup, then measures them for
+// duration. Measurements add up over several calls (rounds).
+func drive(ctx context.Context, runners []*runner, warmup, duration time.Duration) {
 	var measuring atomic.Bool
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	for _, r := range runners {
-		r.latencies = make([][]time.Duration, r.concurrency)
+		if r.latencies == nil {
+			r.latencies = make([][]time.Duration, r.concurrency)
+		}
 		for w := 0; w < r.concurrency; w++ {
 			wg.Add(1)
 			go func() {
@@ -142,14 +204,24 @@ func drive(ctx context.Context, runners []*runner, warmup, duration time.Duratio
 					start := time.Now()
 					ok, err := r.scenario(ctx, w)
 					elapsed := time.Since(start)
-					if !measuring.Load() {
-						continue
+					var refused *refusal
+					isRefusal := errors.As(err, &refused)
+					if measuring.Load() {
+						r.latencies[w] = append(r.latencies[w], elapsed)
+						switch {
+						case isRefusal:
+							r.refused.Add(1)
+						case err != nil:
+							r.errors.Add(1)
+						case !ok:
+							r.wrong.Add(1)
+						}
 					}
-					r.latencies[w] = append(r.latencies[w], elapsed)
-					if err != nil {
-						r.errors.Add(1)
-					} else if !ok {
-						r.wrong.Add(1)
+					if isRefusal && r.honourRetry {
+						select {
+						case <-stop:
+						case <-time.After(refused.retryAfter):
+						}
 					}
 				}
 			}()
@@ -163,25 +235,27 @@ func drive(ctx context.Context, runners []*runner, warmup, duration time.Duratio
 	elapsed := time.Since(began)
 	close(stop)
 	wg.Wait()
-
-	var out []result
 	for _, r := range runners {
-		var all []time.Duration
-		for _, l := range r.latencies {
-			all = append(all, l...)
-		}
-		slices.Sort(all)
-		res := result{Scenario: r.name, Concurrency: r.concurrency, Requests: len(all),
-			RPS: float64(len(all)) / elapsed.Seconds(), Errors: int(r.errors.Load()), Wrong: int(r.wrong.Load())}
-		if len(all) > 0 {
-			res.P50ms = ms(percentile(all, 0.50))
-			res.P90ms = ms(percentile(all, 0.90))
-			res.P99ms = ms(percentile(all, 0.99))
-			res.MaxMs = ms(all[len(all)-1])
-		}
-		out = append(out, res)
+		r.measured += elapsed
 	}
-	return out
+}
+
+// summarize is a runner's numbers over every round it was driven.
+func summarize(r *runner) result {
+	var all []time.Duration
+	for _, l := range r.latencies {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	res := result{Scenario: r.name, Concurrency: r.concurrency, Requests: len(all),
+		RPS: float64(len(all)) / r.measured.Seconds(), Errors: int(r.errors.Load()), Wrong: int(r.wrong.Load()), Refused: int(r.refused.Load())}
+	if len(all) > 0 {
+		res.P50ms = ms(percentile(all, 0.50))
+		res.P90ms = ms(percentile(all, 0.90))
+		res.P99ms = ms(percentile(all, 0.99))
+		res.MaxMs = ms(all[len(all)-1])
+	}
+	return res
 }
 
 func percentile(sorted []time.Duration, p float64) time.Duration {
@@ -282,6 +356,10 @@ func (c *client) grant(ctx context.Context, query, field string, vars map[string
 		return nil, err
 	}
 	if len(resp.Errors) > 0 {
+		if resp.Errors[0].Extensions["code"] == "RATE_LIMITED" {
+			seconds, _ := resp.Errors[0].Extensions["retryAfter"].(float64)
+			return nil, &refusal{retryAfter: time.Duration(seconds * float64(time.Second))}
+		}
 		return nil, fmt.Errorf("%s: %s (%v)", field, resp.Errors[0].Message, resp.Errors[0].Extensions["code"])
 	}
 	var g grant
@@ -335,7 +413,8 @@ func newScenario(name string, c *client, users []*user) (scenario, error) {
 		return func(ctx context.Context, w int) (bool, error) {
 			u := pick(w)
 			g, err := c.grant(ctx, loginQuery, "login", map[string]any{"u": u.username, "p": u.password})
-			if errors.Is(err, errStatus) {
+			var refused *refusal
+			if errors.Is(err, errStatus) || errors.As(err, &refused) {
 				return false, err
 			}
 			return err == nil && g.User.ID == u.id && g.AccessToken != "", nil
@@ -362,7 +441,8 @@ func newScenario(name string, c *client, users []*user) (scenario, error) {
 				mu.Lock()
 				delete(chains, w)
 				mu.Unlock()
-				if errors.Is(err, errStatus) {
+				var refused *refusal
+				if errors.Is(err, errStatus) || errors.As(err, &refused) {
 					return false, err
 				}
 				return false, nil
@@ -378,7 +458,8 @@ func newScenario(name string, c *client, users []*user) (scenario, error) {
 		return func(ctx context.Context, w int) (bool, error) {
 			name := fmt.Sprintf("%s_%d", prefix, n.Add(1))
 			g, err := c.grant(ctx, registerQuery, "register", map[string]any{"u": name, "p": "load-test-password"})
-			if errors.Is(err, errStatus) {
+			var refused *refusal
+			if errors.Is(err, errStatus) || errors.As(err, &refused) {
 				return false, err
 			}
 			return err == nil && g.AccessToken != "", nil

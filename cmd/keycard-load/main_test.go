@@ -51,6 +51,11 @@ func TestScenariosAgainstKeycard(t *testing.T) {
 			if err := json.Unmarshal(out.Bytes(), &results); err != nil {
 				t.Fatalf("output: %v\n%s", err, out.String())
 			}
+			// A run with a background measures the main scenario alone
+			// first and says what share of that it kept.
+			if scenario == "me" && (len(results) != 3 || results[0].Scenario != "me (idle)" || results[1].OfIdle <= 0) {
+				t.Fatalf("idle and storm results: %+v", results)
+			}
 			for _, r := range results {
 				if r.Requests == 0 || r.RPS <= 0 || r.Errors != 0 || r.Wrong != 0 || r.P99ms < r.P50ms {
 					t.Fatalf("%+v", r)

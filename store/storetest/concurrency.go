@@ -114,6 +114,82 @@ func runConcurrency(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		}
 	})
 
+	// Clients change one credential at once from the version they all
+	// read: a compare-and-swap, so exactly one change lands.
+	t.Run("OneOfConcurrentCredentialChangesFromOneVersionWins", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		user := createUser(t, store, "changer", nil, nil)
+
+		const racers = 10
+		errs := make([]error, racers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				errs[i] = store.ChangeCredential(ctx, user.ID, 0, fmt.Sprintf("hash-%d", i))
+			})
+		}
+		close(start)
+		wg.Wait()
+
+		winner := -1
+		for i, err := range errs {
+			switch {
+			case err == nil && winner < 0:
+				winner = i
+			case err == nil:
+				t.Errorf("racers %d and %d both changed the credential", winner, i)
+			case !errors.Is(err, auth.ErrCredentialChanged):
+				t.Errorf("racer %d: %v (kind %v), want ErrCredentialChanged", i, err, auth.KindOf(err))
+			}
+		}
+		if winner < 0 {
+			t.Fatal("no change succeeded")
+		}
+		checkCredential(t, store, user.ID, auth.Credential{PasswordHash: fmt.Sprintf("hash-%d", winner), Version: 1})
+	})
+
+	// Credential inside Tx holds the row until commit: transactions that
+	// read the version and then swap from it queue one behind the other,
+	// so each reads the version the previous one left and every one lands.
+	// Without the lock two of them would read the same version and all but
+	// one swap would fail.
+	t.Run("CredentialInsideTxLocksTheRowUntilCommit", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		user := createUser(t, store, "locker", nil, nil)
+
+		const racers = 8
+		errs := make([]error, racers)
+		start := make(chan struct{})
+		var wg sync.WaitGroup
+		for i := range racers {
+			wg.Go(func() {
+				<-start
+				errs[i] = store.Tx(ctx, func(tx auth.Store) error {
+					current, err := tx.Credential(ctx, user.ID)
+					if err != nil {
+						return err
+					}
+					return tx.ChangeCredential(ctx, user.ID, current.Version, fmt.Sprintf("hash-%d", i))
+				})
+			})
+		}
+		close(start)
+		wg.Wait()
+		for i, err := range errs {
+			if err != nil {
+				t.Errorf("racer %d: %v (kind %v); want every locked read-then-swap to land", i, err, auth.KindOf(err))
+			}
+		}
+		got, err := store.Credential(ctx, user.ID)
+		if err != nil || got.Version != racers {
+			t.Errorf("Credential after %d locked changes = %+v, %v; want version %d", racers, got, err, racers)
+		}
+	})
+
 	// Every instance runs the janitor; runs that overlap must neither fail
 	// nor leave dead rows behind nor touch live ones.
 	t.Run("ConcurrentPurgesDeleteEveryDeadRowAndNothingElse", func(t *testing.T) {

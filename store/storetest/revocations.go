@@ -102,6 +102,38 @@ func runRevocations(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		checkMaxRevocationID(t, store, first[0].ID)
 	})
 
+	// A session whose newest access token verifies past until (issued
+	// under a longer access lifetime than the caller's) keeps its entry
+	// until that token is dead; others, and sessions from before the
+	// moment was recorded, keep it until until.
+	t.Run("EntryOutlivesTheSessionsNewestAccessToken", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		alice := createUser(t, store, "alice", nil, nil)
+		longLived := newSession(alice.ID)
+		longLived.AccessValidUntil = until.Add(2 * time.Hour)
+		storeSession(t, store, longLived)
+		shortLived := newSession(alice.ID)
+		shortLived.AccessValidUntil = until.Add(-time.Minute)
+		storeSession(t, store, shortLived)
+		legacy := newSession(alice.ID)
+		legacy.AccessValidUntil = time.Time{}
+		storeSession(t, store, legacy)
+
+		revoked, err := store.RevokeSessions(ctx, alice.ID, nil, revokedAt, until)
+		if err != nil || len(revoked) != 3 {
+			t.Fatalf("RevokeSessions = %+v, %v; want three entries", revoked, err)
+		}
+		want := map[string]time.Time{longLived.ID: longLived.AccessValidUntil, shortLived.ID: until, legacy.ID: until}
+		for _, r := range revoked {
+			checkTime(t, "entry of session "+r.Subject+": ExpiresAt", r.ExpiresAt, want[r.Subject])
+		}
+		listed, err := store.RevocationsAfter(ctx, 0, revokedAt, 100)
+		if err != nil || !slices.EqualFunc(listed, sortedByID(revoked), sameRevocation) {
+			t.Errorf("RevocationsAfter = %+v, %v; want the entries returned %+v", listed, err, revoked)
+		}
+	})
+
 	t.Run("EmptyIDListRevokesNothing", func(t *testing.T) {
 		store := newStore(t)
 		alice := createUser(t, store, "alice", nil, nil)

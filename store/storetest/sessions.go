@@ -54,6 +54,7 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			next.LastUsedAt = at
 			next.RotatedAt = at
 			next.ExpiresAt = at.Add(30 * 24 * time.Hour)
+			next.AccessValidUntil = at.Add(time.Duration(step) * time.Hour)
 			next.UserAgent = fmt.Sprintf("agent %d", step)
 			next.IP = fmt.Sprintf("198.51.100.%d", step)
 			hash := refreshHash(t)
@@ -194,6 +195,60 @@ func runSessions(t *testing.T, newStore func(t *testing.T) auth.Store) {
 			for _, sess := range got {
 				checkSession(t, "LiveSessions: "+sess.UserAgent, sess, byName[sess.UserAgent])
 			}
+		}
+	})
+
+	t.Run("SessionsBeyondAreTheOldestLiveSessionsPastTheNewestKept", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		now := epoch
+		alice := createUser(t, store, "alice", nil, nil)
+		bob := createUser(t, store, "bob", nil, nil)
+
+		created := func(userID, name string, ago time.Duration, expiresAt time.Time) *auth.Session {
+			sess := newSession(userID)
+			sess.CreatedAt, sess.LastUsedAt, sess.RotatedAt = now.Add(-ago), now.Add(-ago), now.Add(-ago)
+			sess.ExpiresAt = expiresAt
+			sess.UserAgent = name
+			storeSession(t, store, sess)
+			return sess
+		}
+		later := now.Add(time.Hour)
+		oldest := created(alice.ID, "oldest", 5*time.Hour, later)
+		revoked := created(alice.ID, "revoked", 4*time.Hour, later)
+		created(alice.ID, "expired", 4*time.Hour, now)
+		older := created(alice.ID, "older", 3*time.Hour, later)
+		newer := created(alice.ID, "newer", 2*time.Hour, later)
+		// Used most recently, but created second-to-last: the cap ends
+		// sessions by age, not by last use.
+		used := created(alice.ID, "newest but one", time.Hour, later)
+		advanceSession(t, store, used, now)
+		newest := created(alice.ID, "newest", time.Minute, later)
+		created(bob.ID, "bob's, older than all", 10*time.Hour, later)
+		if _, err := store.RevokeSessions(ctx, alice.ID, []string{revoked.ID}, now, later); err != nil {
+			t.Fatal(err)
+		}
+
+		for _, tc := range []struct {
+			keep int
+			want []string
+		}{
+			{10, nil},
+			{5, nil},
+			{4, []string{oldest.ID}},
+			{3, []string{oldest.ID, older.ID}},
+			{0, []string{oldest.ID, older.ID, newer.ID, used.ID, newest.ID}},
+		} {
+			got, err := store.SessionsBeyond(ctx, alice.ID, tc.keep, now)
+			if err != nil {
+				t.Fatalf("SessionsBeyond(keep %d): %v", tc.keep, err)
+			}
+			if !slices.Equal(got, tc.want) {
+				t.Errorf("SessionsBeyond(keep %d) = %q, want %q", tc.keep, got, tc.want)
+			}
+		}
+		if got, err := store.SessionsBeyond(ctx, bob.ID, 1, now); err != nil || len(got) != 0 {
+			t.Errorf("SessionsBeyond(bob, keep 1) = %q, %v; want none", got, err)
 		}
 	})
 	t.Run("SessionIPsListsEachAddressOnceMostRecentFirstByUsername", func(t *testing.T) {

@@ -61,6 +61,8 @@ func newSession(userID string) *auth.Session {
 		ExpiresAt:  epoch.Add(30 * 24 * time.Hour),
 		UserAgent:  "Mozilla/5.0 (X11; Linux x86_64)",
 		IP:         "203.0.113.7",
+		// Its access token: 15 minutes and 5 seconds of leeway.
+		AccessValidUntil: epoch.Add(15*time.Minute + 5*time.Second),
 	}
 }
 
@@ -102,6 +104,7 @@ func advanceSession(t *testing.T, store auth.Store, sess *auth.Session, at time.
 	next.LastUsedAt = at
 	next.RotatedAt = at
 	next.ExpiresAt = at.Add(30 * 24 * time.Hour)
+	next.AccessValidUntil = at.Add(15*time.Minute + 5*time.Second)
 	hash := refreshHash(t)
 	if err := store.AdvanceSession(t.Context(), &next, hash); err != nil {
 		t.Fatalf("AdvanceSession(%s) to generation %d: %v", sess.UserAgent, next.Generation, err)
@@ -159,6 +162,12 @@ func checkSession(t *testing.T, what string, got, want *auth.Session) {
 	checkTime(t, what+": LastUsedAt", got.LastUsedAt, want.LastUsedAt)
 	checkTime(t, what+": RotatedAt", got.RotatedAt, want.RotatedAt)
 	checkTime(t, what+": ExpiresAt", got.ExpiresAt, want.ExpiresAt)
+	switch {
+	case got.AccessValidUntil.IsZero() != want.AccessValidUntil.IsZero():
+		t.Errorf("%s: AccessValidUntil = %v, want %v", what, got.AccessValidUntil, want.AccessValidUntil)
+	case !want.AccessValidUntil.IsZero():
+		checkTime(t, what+": AccessValidUntil", got.AccessValidUntil, want.AccessValidUntil)
+	}
 	switch {
 	case (got.RevokedAt == nil) != (want.RevokedAt == nil):
 		t.Errorf("%s: RevokedAt = %v, want %v", what, got.RevokedAt, want.RevokedAt)

@@ -34,13 +34,13 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		}
 		checkUser(t, "UserByID", byID, want)
 
-		byName, hash, err := store.UserByUsername(ctx, "alice.smith")
+		byName, credential, err := store.UserByUsername(ctx, "alice.smith")
 		if err != nil {
 			t.Fatalf("UserByUsername by key: %v", err)
 		}
 		checkUser(t, "UserByUsername", byName, want)
-		if hash != "hash-of-alice" {
-			t.Errorf("UserByUsername hash = %q, want %q", hash, "hash-of-alice")
+		if want := (auth.Credential{PasswordHash: "hash-of-alice"}); credential != want {
+			t.Errorf("UserByUsername credential = %+v, want %+v (a new user's is version 0)", credential, want)
 		}
 	})
 
@@ -85,13 +85,13 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 				}
 			})
 		}
-		got, hash, err := store.UserByUsername(ctx, "bob")
+		got, credential, err := store.UserByUsername(ctx, "bob")
 		if err != nil {
 			t.Fatalf("UserByUsername: %v", err)
 		}
 		checkUser(t, "original user", got, first)
-		if hash != "hash-of-Bob" {
-			t.Errorf("original hash = %q, want it untouched", hash)
+		if credential.PasswordHash != "hash-of-Bob" {
+			t.Errorf("original hash = %q, want it untouched", credential.PasswordHash)
 		}
 	})
 
@@ -142,67 +142,87 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 		if _, err := store.UserByID(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) {
 			t.Errorf("UserByID(unknown) = %v, want ErrNotFound", err)
 		}
-		if _, hash, err := store.UserByUsername(ctx, "nobody"); !errors.Is(err, auth.ErrNotFound) || hash != "" {
-			t.Errorf("UserByUsername(unknown) = (hash %q, %v), want ErrNotFound and no hash", hash, err)
+		if _, credential, err := store.UserByUsername(ctx, "nobody"); !errors.Is(err, auth.ErrNotFound) || credential.PasswordHash != "" {
+			t.Errorf("UserByUsername(unknown) = (hash %q, %v), want ErrNotFound and no hash", credential.PasswordHash, err)
+		}
+		if credential, err := store.Credential(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) || credential.PasswordHash != "" {
+			t.Errorf("Credential(unknown) = (hash %q, %v), want ErrNotFound and no hash", credential.PasswordHash, err)
 		}
 	})
 
-	t.Run("SetPasswordHashReplacesOnlyThatUsersHash", func(t *testing.T) {
-		store := newStore(t)
-		ctx := t.Context()
-		heidi := createUser(t, store, "heidi", nil, nil)
-		createUser(t, store, "ivan", nil, nil)
-
-		if err := store.SetPasswordHash(ctx, heidi.ID, "new-hash"); err != nil {
-			t.Fatalf("SetPasswordHash: %v", err)
-		}
-		checkHash(t, store, "heidi", "new-hash")
-		checkHash(t, store, "ivan", "hash-of-ivan")
-
-		// Setting the hash it already has is a success, not "not found":
-		// the row exists even when nothing changes.
-		if err := store.SetPasswordHash(ctx, heidi.ID, "new-hash"); err != nil {
-			t.Errorf("SetPasswordHash to the same hash: %v", err)
-		}
-		if err := store.SetPasswordHash(ctx, uuid.NewString(), "x"); !errors.Is(err, auth.ErrNotFound) {
-			t.Errorf("SetPasswordHash(unknown user) = %v, want ErrNotFound", err)
-		}
-	})
-
-	t.Run("PasswordHashReturnsTheStoredHash", func(t *testing.T) {
+	t.Run("ChangeCredentialIsACompareAndSwapOnTheVersion", func(t *testing.T) {
 		store := newStore(t)
 		ctx := t.Context()
 		heidi := createUser(t, store, "heidi", nil, nil)
 		ivan := createUser(t, store, "ivan", nil, nil)
-		checkPasswordHash(t, store, heidi.ID, "hash-of-heidi")
-		checkPasswordHash(t, store, ivan.ID, "hash-of-ivan")
 
-		if err := store.SetPasswordHash(ctx, heidi.ID, "new-hash"); err != nil {
-			t.Fatalf("SetPasswordHash: %v", err)
+		if err := store.ChangeCredential(ctx, heidi.ID, 0, "new-hash"); err != nil {
+			t.Fatalf("ChangeCredential from 0: %v", err)
 		}
-		checkPasswordHash(t, store, heidi.ID, "new-hash")
-		checkPasswordHash(t, store, ivan.ID, "hash-of-ivan")
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "new-hash", Version: 1})
+		// A second change made from the version the first one replaced
+		// is refused and changes nothing.
+		if err := store.ChangeCredential(ctx, heidi.ID, 0, "other-hash"); !errors.Is(err, auth.ErrCredentialChanged) {
+			t.Errorf("ChangeCredential from a stale version = %v, want ErrCredentialChanged", err)
+		}
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "new-hash", Version: 1})
+		// A change of something else than the password (an email, a
+		// second factor) bumps the version and keeps the hash.
+		if err := store.ChangeCredential(ctx, heidi.ID, 1, ""); err != nil {
+			t.Fatalf("ChangeCredential without a hash: %v", err)
+		}
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "new-hash", Version: 2})
+		checkCredential(t, store, ivan.ID, auth.Credential{PasswordHash: "hash-of-ivan"})
+		if err := store.ChangeCredential(ctx, uuid.NewString(), 0, "x"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("ChangeCredential(unknown user) = %v, want ErrNotFound", err)
+		}
+	})
 
-		// A password change checks the old hash and writes the new one in
-		// one transaction: the transaction reads its own write.
+	t.Run("RehashPasswordKeepsTheVersionAndNeverLandsOnANewerOne", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		heidi := createUser(t, store, "heidi", nil, nil)
+
+		if err := store.RehashPassword(ctx, heidi.ID, 0, "rehashed"); err != nil {
+			t.Fatalf("RehashPassword: %v", err)
+		}
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "rehashed", Version: 0})
+		// The same hash again is a success: the row matched.
+		if err := store.RehashPassword(ctx, heidi.ID, 0, "rehashed"); err != nil {
+			t.Errorf("RehashPassword to the hash it has: %v", err)
+		}
+		if err := store.ChangeCredential(ctx, heidi.ID, 0, "changed"); err != nil {
+			t.Fatal(err)
+		}
+		// A rehash of the old password that lands after the change must
+		// not bring the old password back.
+		if err := store.RehashPassword(ctx, heidi.ID, 0, "old-password-rehashed"); !errors.Is(err, auth.ErrCredentialChanged) {
+			t.Errorf("RehashPassword at a stale version = %v, want ErrCredentialChanged", err)
+		}
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "changed", Version: 1})
+		if err := store.RehashPassword(ctx, uuid.NewString(), 0, "x"); !errors.Is(err, auth.ErrNotFound) {
+			t.Errorf("RehashPassword(unknown user) = %v, want ErrNotFound", err)
+		}
+	})
+
+	t.Run("CredentialInsideTxReadsItsOwnWrite", func(t *testing.T) {
+		store := newStore(t)
+		ctx := t.Context()
+		heidi := createUser(t, store, "heidi", nil, nil)
 		err := store.Tx(ctx, func(tx auth.Store) error {
-			if err := tx.SetPasswordHash(ctx, heidi.ID, "newer-hash"); err != nil {
+			if err := tx.ChangeCredential(ctx, heidi.ID, 0, "newer-hash"); err != nil {
 				return err
 			}
-			hash, err := tx.PasswordHash(ctx, heidi.ID)
-			if err != nil || hash != "newer-hash" {
-				return fmt.Errorf("PasswordHash inside Tx = (%q, %v), want %q", hash, err, "newer-hash")
+			got, err := tx.Credential(ctx, heidi.ID)
+			if want := (auth.Credential{PasswordHash: "newer-hash", Version: 1}); err != nil || got != want {
+				return fmt.Errorf("Credential inside Tx = (%+v, %v), want %+v", got, err, want)
 			}
 			return nil
 		})
 		if err != nil {
 			t.Fatalf("Tx: %v", err)
 		}
-		checkPasswordHash(t, store, heidi.ID, "newer-hash")
-
-		if hash, err := store.PasswordHash(ctx, uuid.NewString()); !errors.Is(err, auth.ErrNotFound) || hash != "" {
-			t.Errorf("PasswordHash(unknown user) = (%q, %v), want ErrNotFound and no hash", hash, err)
-		}
+		checkCredential(t, store, heidi.ID, auth.Credential{PasswordHash: "newer-hash", Version: 1})
 	})
 
 	t.Run("SetRolesReplacesRolesInOrder", func(t *testing.T) {
@@ -236,13 +256,13 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 					t.Fatalf("UserByID: %v", err)
 				}
 				checkUser(t, "UserByID", byID, &want)
-				byName, hash, err := store.UserByUsername(ctx, "judy")
+				byName, credential, err := store.UserByUsername(ctx, "judy")
 				if err != nil {
 					t.Fatalf("UserByUsername: %v", err)
 				}
 				checkUser(t, "UserByUsername", byName, &want)
-				if hash != "hash-of-judy" {
-					t.Errorf("password hash = %q after SetRoles, want it untouched", hash)
+				if want := (auth.Credential{PasswordHash: "hash-of-judy"}); credential != want {
+					t.Errorf("credential = %+v after SetRoles, want it untouched", credential)
 				}
 			})
 		}
@@ -260,24 +280,22 @@ func runUsers(t *testing.T, newStore func(t *testing.T) auth.Store) {
 
 func ptr(s string) *string { return &s }
 
-func checkHash(t *testing.T, store auth.Store, usernameKey, want string) {
+// checkCredential wants userID's credential to be want, read both ways.
+func checkCredential(t *testing.T, store auth.Store, userID string, want auth.Credential) {
 	t.Helper()
-	_, hash, err := store.UserByUsername(t.Context(), usernameKey)
+	got, err := store.Credential(t.Context(), userID)
 	if err != nil {
-		t.Fatalf("UserByUsername(%s): %v", usernameKey, err)
+		t.Fatalf("Credential(%s): %v", userID, err)
 	}
-	if hash != want {
-		t.Errorf("%s: password hash = %q, want %q", usernameKey, hash, want)
+	if got != want {
+		t.Errorf("Credential(%s) = %+v, want %+v", userID, got, want)
 	}
-}
-
-func checkPasswordHash(t *testing.T, store auth.Store, userID, want string) {
-	t.Helper()
-	hash, err := store.PasswordHash(t.Context(), userID)
+	user, err := store.UserByID(t.Context(), userID)
 	if err != nil {
-		t.Fatalf("PasswordHash(%s): %v", userID, err)
+		t.Fatalf("UserByID(%s): %v", userID, err)
 	}
-	if hash != want {
-		t.Errorf("PasswordHash(%s) = %q, want %q", userID, hash, want)
+	key, _ := auth.UsernameKey(user.Username)
+	if _, byName, err := store.UserByUsername(t.Context(), key); err != nil || byName != want {
+		t.Errorf("UserByUsername(%s) credential = %+v, %v; want %+v", key, byName, err, want)
 	}
 }
