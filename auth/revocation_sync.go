@@ -8,13 +8,18 @@ import (
 
 // apply takes one synced entry into memory.
 func (r *Revocations) apply(rev Revocation) {
-	if rev.Kind == UserChanged {
+	switch rev.Kind {
+	case RevokedAccessToken, RevokedSession:
+		r.Add(rev.Subject, rev.ExpiresAt)
+	case UserChanged:
 		if r.userChanged != nil {
 			r.userChanged(rev.Subject)
 		}
-		return
 	}
-	r.Add(rev.Subject, rev.ExpiresAt)
+	// Other kinds ride the log for other readers (the revocation feed,
+	// live session events) and void no token here: only an entry that
+	// names a jti or a session may, so a newer process's new kind can
+	// never revoke what an older one does not understand.
 }
 
 // syncBatch is how many entries one query pulls.

@@ -229,3 +229,21 @@ func TestSyncPassesUserChangesToCallback(t *testing.T) {
 		t.Errorf("Check after a user change = %v, want nil", err)
 	}
 }
+
+func TestSyncedEntriesOfOtherKindsVoidNoToken(t *testing.T) {
+	clock := newTestClock()
+	r := NewRevocations(clock.Now, time.Minute, nil)
+	sid, jti := uuid.NewString(), uuid.NewString()
+	for _, kind := range []RevocationKind{"session_started", "password_changed", "user_disabled", "user_cutoff", "a_future_kind"} {
+		r.apply(Revocation{Kind: kind, Subject: sid, UserID: sid, RevokedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)})
+		r.apply(Revocation{Kind: kind, Subject: jti, UserID: sid, RevokedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)})
+	}
+	r.lastSync.Store(clock.Now().UnixNano())
+	if err := r.Check(claimsFor(jti, sid)); err != nil {
+		t.Fatalf("entries that name no revocation voided a token: %v", err)
+	}
+	r.apply(Revocation{Kind: RevokedSession, Subject: sid, UserID: sid, RevokedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)})
+	if err := r.Check(claimsFor(jti, sid)); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("a session entry did not void its token: %v", err)
+	}
+}
