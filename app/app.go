@@ -172,7 +172,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	// The user cache is made first: the service reads through it and the
 	// revocation sync drops users that other processes changed.
 	users := auth.NewUserCache()
-	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness, users.Invalidate)
+	a.revocations = auth.NewRevocations(opts.Now, a.cfg.RevocationMaxStaleness, users.Forget)
 	pools := map[string]*sql.DB{"keycard": a.db.SQL}
 	if a.db.ReadSQL != a.db.SQL {
 		pools["keycard_read"] = a.db.ReadSQL

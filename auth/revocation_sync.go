@@ -11,15 +11,23 @@ func (r *Revocations) apply(rev Revocation) {
 	switch rev.Kind {
 	case RevokedAccessToken, RevokedSession:
 		r.Add(rev.Subject, rev.ExpiresAt)
-	case UserChanged:
-		if r.userChanged != nil {
-			r.userChanged(rev.Subject)
-		}
 	}
-	// Other kinds ride the log for other readers (the revocation feed,
-	// live session events) and void no token here: only an entry that
-	// names a jti or a session may, so a newer process's new kind can
-	// never revoke what an older one does not understand.
+	// Other kinds ride the log for other readers (the user cache, the
+	// revocation feed, live session events) and void no token here: only
+	// an entry that names a jti or a session may, so a newer process's new
+	// kind can never revoke what an older one does not understand.
+	if r.onEntry != nil {
+		r.onEntry(rev)
+	}
+}
+
+// Remember takes entries this process has just committed, so that its very
+// next request sees them and its listeners hear of them before the next
+// sync reads them back.
+func (r *Revocations) Remember(entries ...Revocation) {
+	for _, rev := range entries {
+		r.apply(rev)
+	}
 }
 
 // syncBatch is how many entries one query pulls.

@@ -211,7 +211,11 @@ func TestSyncPassesUserChangesToCallback(t *testing.T) {
 	log := &revocationLog{}
 	log.rows = append(log.rows, Revocation{ID: 1, Kind: UserChanged, Subject: first, UserID: first, ExpiresAt: until})
 	var changed []string
-	r := NewRevocations(clock.Now, testMaxStaleness, func(userID string) { changed = append(changed, userID) })
+	r := NewRevocations(clock.Now, testMaxStaleness, func(rev Revocation) {
+		if rev.Kind == UserChanged {
+			changed = append(changed, rev.Subject)
+		}
+	})
 	if err := r.Sync(context.Background(), log); err != nil {
 		t.Fatal(err)
 	}
@@ -245,5 +249,22 @@ func TestSyncedEntriesOfOtherKindsVoidNoToken(t *testing.T) {
 	r.apply(Revocation{Kind: RevokedSession, Subject: sid, UserID: sid, RevokedAt: clock.Now(), ExpiresAt: clock.Now().Add(time.Hour)})
 	if err := r.Check(claimsFor(jti, sid)); !errors.Is(err, ErrTokenRevoked) {
 		t.Fatalf("a session entry did not void its token: %v", err)
+	}
+}
+
+func TestRememberedEntriesReachTheListenerAndVoidTheirTokens(t *testing.T) {
+	clock := newTestClock()
+	var heard []RevocationKind
+	r := NewRevocations(clock.Now, time.Minute, func(rev Revocation) { heard = append(heard, rev.Kind) })
+	r.lastSync.Store(clock.Now().UnixNano())
+	sid := uuid.NewString()
+	until := clock.Now().Add(time.Hour)
+	r.Remember(Revocation{Kind: RevokedSession, Subject: sid, UserID: sid, ExpiresAt: until},
+		Revocation{Kind: "session_started", Subject: uuid.NewString(), UserID: sid, ExpiresAt: until})
+	if len(heard) != 2 || heard[0] != RevokedSession || heard[1] != "session_started" {
+		t.Fatalf("listener heard %v, want both entries in order", heard)
+	}
+	if err := r.Check(claimsFor(uuid.NewString(), sid)); !errors.Is(err, ErrTokenRevoked) {
+		t.Fatalf("a remembered session entry did not void its token: %v", err)
 	}
 }

@@ -29,9 +29,10 @@ type Revocations struct {
 	size     atomic.Int64
 
 	cursor syncCursor
-	// userChanged is told about UserChanged entries synced from the log,
-	// so that a cached copy of the user is dropped (nil: no cache).
-	userChanged func(userID string)
+	// onEntry is told about every entry this process takes in (nil: no
+	// one listens): the user cache drops users whose entry says they
+	// changed; the revocation feed and live session events read the rest.
+	onEntry func(Revocation)
 }
 
 type revocationShard struct {
@@ -42,10 +43,14 @@ type revocationShard struct {
 }
 
 // NewRevocations returns an empty list that reports itself stale until the
-// first successful Sync. onUserChanged, if not nil, is called with the user
-// id of every UserChanged entry synced (UserCache.Invalidate).
-func NewRevocations(now func() time.Time, maxStaleness time.Duration, onUserChanged func(userID string)) *Revocations {
-	r := &Revocations{now: now, maxStaleness: maxStaleness, userChanged: onUserChanged}
+// first successful Sync. onEntry, if not nil, is called with every entry
+// the process takes in, of every kind: its own commits (Remember) and those
+// synced from the log. Delivery is at least once — a sync re-reads recent
+// ids that may have committed late — so listeners must be idempotent. It
+// runs on the caller's goroutine (a request, or the sync loop): keep it
+// short and never block.
+func NewRevocations(now func() time.Time, maxStaleness time.Duration, onEntry func(Revocation)) *Revocations {
+	r := &Revocations{now: now, maxStaleness: maxStaleness, onEntry: onEntry}
 	for i := range r.shards {
 		r.shards[i].until = make(map[uuid.UUID]int64)
 	}
@@ -159,9 +164,7 @@ func (s *Service) revokeSessions(ctx context.Context, userID string, ids []strin
 // remember puts committed revocations into memory so the very next request
 // in this process sees them.
 func (s *Service) remember(revoked []Revocation) {
-	for _, r := range revoked {
-		s.revocations.Add(r.Subject, r.ExpiresAt)
-	}
+	s.revocations.Remember(revoked...)
 	if len(revoked) > 0 {
 		s.observe.Revoked(RevokedSession, len(revoked))
 	}

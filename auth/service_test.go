@@ -98,7 +98,7 @@ func (f *fixture) service(params auth.Argon2Params, edit ...func(*auth.Options))
 		f.t.Fatal(err)
 	}
 	users := auth.NewUserCache()
-	revocations := auth.NewRevocations(f.clock.Now, staleness, users.Invalidate)
+	revocations := auth.NewRevocations(f.clock.Now, staleness, users.Forget)
 	if err := revocations.Sync(ctx, f.store); err != nil {
 		f.t.Fatalf("first revocation sync: %v", err)
 	}

@@ -126,7 +126,7 @@ func (s *Service) revokeAccessToken(ctx context.Context, token string, client Cl
 	if err != nil || rev == nil {
 		return false, err
 	}
-	s.revocations.Add(rev.Subject, rev.ExpiresAt)
+	s.revocations.Remember(*rev)
 	s.observe.Revoked(RevokedAccessToken, 1)
 	return true, nil
 }

@@ -110,3 +110,12 @@ func (s *Service) user(ctx context.Context, store Store, id string) (*User, erro
 	s.users.put(user, now, version)
 	return user, nil
 }
+
+// Forget drops the cached copy of the user a UserChanged entry names; other
+// entries are no concern of the cache. It is the listener to hand to
+// NewRevocations (alone, or among others).
+func (u *UserCache) Forget(r Revocation) {
+	if r.Kind == UserChanged {
+		u.Invalidate(r.Subject)
+	}
+}
