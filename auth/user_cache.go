@@ -39,7 +39,7 @@ const (
 )
 
 // NewUserCache returns an empty cache. The same cache goes to NewService,
-// which reads through it, and its Invalidate to NewRevocations, which
+// which reads through it, and its Forget to NewRevocations, which
 // drops users changed by other processes.
 func NewUserCache() *UserCache {
 	u := &UserCache{perShard: max(1, userCacheSize/cacheShards), maxAge: userCacheMaxAge}
