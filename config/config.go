@@ -115,11 +115,13 @@ type RateLimit struct {
 
 // GraphQLLimits bound what one GraphQL request may ask for.
 type GraphQLLimits struct {
-	MaxDepth         int
-	MaxComplexity    int
-	MaxAliases       int
-	MaxDocumentBytes int
-	MaxBatch         int
+	MaxDepth              int
+	MaxIntrospectionDepth int
+	MaxComplexity         int
+	MaxAliases            int
+	MaxSelections         int
+	MaxDocumentBytes      int
+	MaxBatch              int
 }
 
 // Var documents one environment variable.
@@ -154,10 +156,12 @@ func Vars() []Var {
 		{"KEYCARD_REDIS_URL", "", "redis://HOST:PORT/DB: rate limits shared by every instance (default: per process)"},
 		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
 		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
-		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have"},
+		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have (introspection aside)"},
+		{"KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH", "20", "deepest nesting inside __schema and __type (the standard GraphiQL and graphql-codegen introspection queries need 15)"},
 		{"KEYCARD_GRAPHQL_MAX_COMPLEXITY", "1000", "most fields (weighted) one operation may select"},
 		{"KEYCARD_GRAPHQL_MAX_ALIASES", "64", "most aliased fields one operation may have"},
-		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted"},
+		{"KEYCARD_GRAPHQL_MAX_SELECTIONS", "200", "most selections (fields, fragment spreads, inline fragments) written in one request's documents, a batch's together; counted before validation, whose work grows with their square"},
+		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted; a batch's documents together"},
 		{"KEYCARD_GRAPHQL_MAX_BATCH", "10", "most operations in one batched (JSON array) request"},
 		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
@@ -246,11 +250,13 @@ func LoadEnv(lookupEnv func(string) (string, bool)) (Config, error) {
 		return def
 	}
 	cfg.GraphQL = GraphQLLimits{
-		MaxDepth:         positive("KEYCARD_GRAPHQL_MAX_DEPTH"),
-		MaxComplexity:    positive("KEYCARD_GRAPHQL_MAX_COMPLEXITY"),
-		MaxAliases:       positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
-		MaxDocumentBytes: positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
-		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
+		MaxDepth:              positive("KEYCARD_GRAPHQL_MAX_DEPTH"),
+		MaxIntrospectionDepth: positive("KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH"),
+		MaxComplexity:         positive("KEYCARD_GRAPHQL_MAX_COMPLEXITY"),
+		MaxAliases:            positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
+		MaxSelections:         positive("KEYCARD_GRAPHQL_MAX_SELECTIONS"),
+		MaxDocumentBytes:      positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
+		MaxBatch:              positive("KEYCARD_GRAPHQL_MAX_BATCH"),
 	}
 	cfg.Introspection = onOff("KEYCARD_INTROSPECTION", cfg.Mode != Production)
 	cfg.RateLimitLoopback = onOff("KEYCARD_RATE_LIMIT_LOOPBACK", false)

@@ -72,8 +72,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 }
 
 // batch runs each operation of a JSON array in order and answers an array
-// of results. The batch size is capped: each operation costs as much as a
-// request of its own (and counts as one against rate limits).
+// of results. The batch size is capped, and the operations share one
+// request's document bytes and selections: a batch costs no more to parse
+// and validate than one document at the limits. Each operation counts as
+// one against rate limits.
 func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, body []byte, start time.Time) {
 	var items []json.RawMessage
 	if !decodeStrict(body, &items) || len(items) == 0 {
@@ -87,6 +89,7 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	results := make([]*graphql.Response, len(items))
 	status := http.StatusOK
 	failed := 0
+	r = r.WithContext(withBatchBudget(r.Context(), &batchBudget{}))
 	for i, item := range items {
 		var params graphql.RawParams
 		if !decodeStrict(item, &params) {
@@ -219,14 +222,34 @@ func outcomeCode(resp *graphql.Response) string {
 	return CodeInternal
 }
 
+// maxErrors is the most errors one refused operation is answered with, as
+// graphql-js stops at 100.
+const maxErrors = 100
+
 func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits QueryLimits, opCtxOut **graphql.OperationContext) (int, *graphql.Response) {
 	ctx := r.Context()
 	if len(params.Query) > limits.MaxDocumentBytes {
 		return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("query document is %d bytes; the limit is %d", len(params.Query), limits.MaxDocumentBytes))
 	}
+	if budget := budgetFrom(ctx); budget != nil {
+		// Parsing costs by the byte: a batch parses no more than one
+		// document at the limit would.
+		if budget.bytes+len(params.Query) > limits.MaxDocumentBytes {
+			return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("batch documents are %d bytes in all; the limit is %d", budget.bytes+len(params.Query), limits.MaxDocumentBytes))
+		}
+		budget.bytes += len(params.Query)
+	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	*opCtxOut = opCtx
 	if errs != nil {
+		if len(errs) > maxErrors {
+			// Each error costs the response a line; a document of
+			// repeated directives has one per directive.
+			errs = append(errs[:maxErrors:maxErrors], &gqlerror.Error{
+				Message:    fmt.Sprintf("too many errors: only the first %d are listed", maxErrors),
+				Extensions: map[string]any{"code": errs[0].Extensions["code"]},
+			})
+		}
 		markVariableErrors(errs)
 		status := http.StatusBadRequest
 		if errs[0].Extensions["code"] == CodeForbidden {

@@ -18,7 +18,7 @@ import (
 // whatever the stub authenticate returns, before its resolver would run.
 
 // testQueryLimits are small so that short documents can cross them.
-var testQueryLimits = QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 200, MaxBatch: 3}
+var testQueryLimits = QueryLimits{MaxDepth: 10, MaxIntrospectionDepth: 20, MaxComplexity: 100, MaxAliases: 10, MaxSelections: 40, MaxDocumentBytes: 200, MaxBatch: 3}
 
 // testMaxBodyBytes stands in for the body limit app puts in front of the
 // handler.
