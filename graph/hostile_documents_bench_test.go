@@ -54,20 +54,28 @@ func BenchmarkHostileDocuments(b *testing.B) {
 		{"700 variables in 32 KB", []string{manyVariables(700)}},
 		{"variables at the token limit", []string{manyVariables(tokenLimit/14 - 1)}},
 		{"standard introspection (GraphiQL)", []string{introspectionQuery(b, "graphiql")}},
+		{"variables at the limit", []string{variablesOfSize(limits.MaxDocumentBytes)}},
+		{"64 KB of variables", []string{variablesOfSize(limits.maxBodyBytes())}},
+		{"1 MB of variables", []string{variablesOfSize(1 << 20)}},
 		{"batch of repeated fields at the selection limit", worstBatch(repeatedField(limits.MaxSelections, "__typename"))},
 		{"batch of 2900 repeated fields in 32 KB", worstBatch(repeatedField(2900, "__typename"))},
+		{"batch of 290 repeated fields in 3.2 KB", worstBatch(repeatedField(290, "__typename"))},
 		{"batch of fragment doubling 30 levels", worstBatch(fragmentDoubling(30))},
 		{"batch of standard introspection", worstBatch(introspectionQuery(b, "graphiql"))},
 		{"batch of 1700 directives in 32 KB", worstBatch(repeatedDirectives(1700))},
+		{"batch of directives at the token limit", worstBatch(repeatedDirectives(tokenLimit/7 - 1))},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			handler := NewHandler(nil, Options{Introspection: true, QueryLimits: limits})
 			i := 0
 			body := func() string {
-				items := make([]map[string]string, len(tc.docs))
+				items := make([]map[string]any, len(tc.docs))
 				for j, doc := range tc.docs {
 					i++
-					items[j] = map[string]string{"query": fmt.Sprintf("#%d\n%s", i, doc)}
+					items[j] = map[string]any{"query": fmt.Sprintf("#%d\n%s", i, doc)}
+					if strings.HasPrefix(doc, variablesPrefix) {
+						items[j] = map[string]any{"query": fmt.Sprintf("#%d\n{ __typename }", i), "variables": json.RawMessage(doc[len(variablesPrefix):])}
+					}
 				}
 				var encoded []byte
 				if len(items) == 1 {
@@ -91,6 +99,15 @@ func BenchmarkHostileDocuments(b *testing.B) {
 			b.ReportMetric(float64(worst)/float64(time.Millisecond), "worst-cpu-ms")
 		})
 	}
+}
+
+// variablesPrefix marks a benchmark case whose cost is its variables.
+const variablesPrefix = "variables:"
+
+// variablesOfSize is a case of variables {"a":[1,1,…]} about size bytes
+// long: JSON that costs the most to decode for its size.
+func variablesOfSize(size int) string {
+	return variablesPrefix + `{"a":[` + strings.Repeat("1,", size/2-40) + `1]}`
 }
 
 // cpuTime is the process's user and system CPU time so far.

@@ -30,9 +30,29 @@ type QueryLimits struct {
 	MaxAliases            int
 	// MaxSelections caps the fields, fragment spreads and inline fragments
 	// written in a request's documents.
-	MaxSelections    int
+	MaxSelections int
+	// MaxDocumentBytes caps a request's documents, a batch's together,
+	// and again each operation's variables and extensions; a POST body
+	// may be twice as long.
 	MaxDocumentBytes int
 	MaxBatch         int
+}
+
+// maxBodyBytes caps a POST body: its documents, and as much again for
+// variables and the rest of the JSON.
+func (l QueryLimits) maxBodyBytes() int {
+	return 2 * l.MaxDocumentBytes
+}
+
+// checkVariablesSize refuses an operation whose variables and extensions
+// are n bytes of JSON, before they are decoded: that costs by the value,
+// and keycard's variables are usernames, passwords and tokens, so they get
+// as many bytes as a document.
+func (l QueryLimits) checkVariablesSize(n int) error {
+	if n > l.MaxDocumentBytes {
+		return fmt.Errorf("variables and extensions are %d bytes; the limit is %d", n, l.MaxDocumentBytes)
+	}
+	return nil
 }
 
 // queryLimitsExtension enforces QueryLimits and the introspection switch.

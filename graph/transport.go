@@ -45,7 +45,7 @@ func (postTransport) Supports(r *http.Request) bool {
 
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(t.limits.maxBodyBytes())))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -60,9 +60,13 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.batch(w, r, exec, body, start)
 		return
 	}
-	var params graphql.RawParams
-	if !decodeStrict(body, &params) {
-		writeRequestError(w, r, http.StatusBadRequest, "request body must be a JSON object with query, variables and operationName")
+	params, err := decodeRequest(body, t.limits)
+	if err != nil {
+		message := "request body must be a JSON object with query, variables and operationName"
+		if !errors.Is(err, errNotRequestObject) {
+			message = err.Error()
+		}
+		writeRequestError(w, r, http.StatusBadRequest, message)
 		return
 	}
 	params.Headers = r.Header
@@ -91,9 +95,13 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	failed := 0
 	r = r.WithContext(withBatchBudget(r.Context(), &batchBudget{}))
 	for i, item := range items {
-		var params graphql.RawParams
-		if !decodeStrict(item, &params) {
-			results[i] = requestErrorResponse("each batch item must be a JSON object with query, variables and operationName")
+		params, err := decodeRequest(item, t.limits)
+		if err != nil {
+			message := "each batch item must be a JSON object with query, variables and operationName"
+			if !errors.Is(err, errNotRequestObject) {
+				message = err.Error()
+			}
+			results[i] = requestErrorResponse(message)
 			failed++
 			continue
 		}
@@ -112,6 +120,39 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 		status = http.StatusBadRequest
 	}
 	writeJSON(w, r, status, results)
+}
+
+// requestObject is one GraphQL-over-HTTP request object. Its variables and
+// extensions stay raw until their size is checked: decoding JSON costs by
+// the value (a megabyte of [1,1,…] costs a tenth of a second).
+type requestObject struct {
+	Query         string          `json:"query"`
+	OperationName string          `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+var errNotRequestObject = errors.New("not a GraphQL request object")
+
+// decodeRequest decodes one request object of a POST body.
+func decodeRequest(data []byte, limits QueryLimits) (graphql.RawParams, error) {
+	var obj requestObject
+	if !decodeStrict(data, &obj) {
+		return graphql.RawParams{}, errNotRequestObject
+	}
+	if err := limits.checkVariablesSize(len(obj.Variables) + len(obj.Extensions)); err != nil {
+		return graphql.RawParams{}, err
+	}
+	params := graphql.RawParams{Query: obj.Query, OperationName: obj.OperationName}
+	for _, field := range []struct {
+		raw json.RawMessage
+		dst *map[string]any
+	}{{obj.Variables, &params.Variables}, {obj.Extensions, &params.Extensions}} {
+		if len(field.raw) > 0 && !decodeStrict(field.raw, field.dst) {
+			return graphql.RawParams{}, errNotRequestObject
+		}
+	}
+	return params, nil
 }
 
 // decodeStrict decodes one JSON value and nothing after it.
@@ -145,6 +186,10 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		Query:         query.Get("query"),
 		OperationName: query.Get("operationName"),
 		Headers:       r.Header,
+	}
+	if err := t.limits.checkVariablesSize(len(query.Get("variables")) + len(query.Get("extensions"))); err != nil {
+		writeRequestError(w, r, http.StatusBadRequest, err.Error())
+		return
 	}
 	for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if raw := query.Get(name); raw != "" {
