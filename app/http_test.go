@@ -115,7 +115,7 @@ func TestHostileDocumentsAreRefusedInProduction(t *testing.T) {
 	}
 	for _, tc := range []struct{ name, query, want string }{
 		{"fragment doubling", doubling.String(), "query has complexity 1073741824; the limit is 1000"},
-		{"repeated fields", "{" + strings.Repeat(" __typename", 2900) + " }", "query has 2900 selections; the limit is 200"},
+		{"repeated fields", "{" + strings.Repeat(" __typename", 2900) + " }", "query has 2900 selections; the limit is 150"},
 		{"unknown field", "{ mee { id } }", `Cannot query field "mee" on type "Query".`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

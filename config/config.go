@@ -160,7 +160,7 @@ func Vars() []Var {
 		{"KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH", "20", "deepest nesting inside __schema and __type (the standard GraphiQL and graphql-codegen introspection queries need 15)"},
 		{"KEYCARD_GRAPHQL_MAX_COMPLEXITY", "1000", "most fields (weighted) one operation may select"},
 		{"KEYCARD_GRAPHQL_MAX_ALIASES", "64", "most aliased fields one operation may have"},
-		{"KEYCARD_GRAPHQL_MAX_SELECTIONS", "200", "most selections (fields, fragment spreads, inline fragments) written in one request's documents, a batch's together; counted before validation, whose work grows with their square"},
+		{"KEYCARD_GRAPHQL_MAX_SELECTIONS", "150", "most selections (fields, fragment spreads, inline fragments) written in one request's documents, a batch's together; counted before validation, whose work grows with their square"},
 		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted, a batch's documents together; also the most bytes of variables and extensions one operation may have (a POST body may be twice as long)"},
 		{"KEYCARD_GRAPHQL_MAX_BATCH", "10", "most operations in one batched (JSON array) request"},
 		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},

@@ -17,7 +17,7 @@ var defaultQueryLimits = QueryLimits{
 	MaxIntrospectionDepth: 20,
 	MaxComplexity:         1000,
 	MaxAliases:            64,
-	MaxSelections:         200,
+	MaxSelections:         150,
 	MaxDocumentBytes:      32768,
 	MaxBatch:              10,
 }

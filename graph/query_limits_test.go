@@ -94,21 +94,21 @@ func TestHostileDocumentsAreRefusedWithTheirLimit(t *testing.T) {
 		{"fragment doubling 24 levels", fragmentDoubling(24), validationFailed, "query has complexity 16777216; the limit is 1000"},
 		{"fragment doubling 30 levels", fragmentDoubling(30), validationFailed, "query has complexity 1073741824; the limit is 1000"},
 		{"fragment doubling 62 levels", fragmentDoubling(62), validationFailed, "query has complexity 4611686018427387904; the limit is 1000"},
-		{"fragment doubling past int", fragmentDoubling(80), validationFailed, "query has complexity 9223372036854775807; the limit is 1000"},
-		{"2900 repeated fields in 32 KB", repeatedField(2900, "__typename"), validationFailed, "query has 2900 selections; the limit is 200"},
-		{"repeated fields over the selection limit", repeatedField(201, "__typename"), validationFailed, "query has 201 selections; the limit is 200"},
-		{"999 nested fields", nestedFields(999), validationFailed, "query has 999 selections; the limit is 200"},
-		{"300 nested inline fragments", nestedInlineFragments(300), validationFailed, "query has 301 selections; the limit is 200"},
-		{"999 nested inline fragments", nestedInlineFragments(999), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 4000"},
-		{"1800 aliases in 32 KB", aliasedFields(1800), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 4000"},
+		{"fragment doubling past int", fragmentDoubling(70), validationFailed, "query has complexity 9223372036854775807; the limit is 1000"},
+		{"2900 repeated fields in 32 KB", repeatedField(2900, "__typename"), validationFailed, "query has 2900 selections; the limit is 150"},
+		{"repeated fields over the selection limit", repeatedField(151, "__typename"), validationFailed, "query has 151 selections; the limit is 150"},
+		{"999 nested fields", nestedFields(999), validationFailed, "query has 999 selections; the limit is 150"},
+		{"300 nested inline fragments", nestedInlineFragments(300), validationFailed, "query has 301 selections; the limit is 150"},
+		{"999 nested inline fragments", nestedInlineFragments(999), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 3000"},
+		{"1800 aliases in 32 KB", aliasedFields(1800), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 3000"},
 		{"aliases over the limit", aliasedFields(65), validationFailed, "query has 65 aliased fields; the limit is 64"},
-		{"introspection ofType chain 150 deep", ofTypeChain(150), validationFailed, "introspection is nested 150 levels deep; the limit is 20"},
+		{"introspection ofType chain 140 deep", ofTypeChain(140), validationFailed, "introspection is nested 140 levels deep; the limit is 20"},
 		{"introspection just over the depth limit", ofTypeChain(21), validationFailed, "introspection is nested 21 levels deep; the limit is 20"},
 		{"introspection under aliases", aliasedIntrospection(t, 2), validationFailed, "introspection may not use aliases"},
 		{"introspection under one alias", `{ s: __schema { types { name } } }`, validationFailed, "introspection may not use aliases"},
 		{"alias inside introspection", `{ __schema { a: types { name } b: types { name } } }`, validationFailed, "introspection may not use aliases"},
 		{"introspection of every field's type", nestedIntrospectionLists(t), validationFailed, "introspection nests lists of fields 2 levels deep; the limit is 1"},
-		{"1700 directives in 32 KB", repeatedDirectives(1700), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 4000"},
+		{"1700 directives in 32 KB", repeatedDirectives(1700), "GRAPHQL_PARSE_FAILED", "exceeded token limit of 3000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Run("POST", func(t *testing.T) {
@@ -262,7 +262,7 @@ func TestStandardIntrospectionQueriesFitTheLimits(t *testing.T) {
 
 			doc := validDocument(t, NewExecutableSchema(Config{Resolvers: &Resolver{}}), query)
 			s, _ := measure(context.Background(), NewExecutableSchema(Config{Resolvers: &Resolver{}}), doc.Operations[0], doc.Fragments, nil)
-			if s.introspectionDepth > defaultQueryLimits.MaxIntrospectionDepth-5 || countSelections(doc) > defaultQueryLimits.MaxSelections/2 {
+			if s.introspectionDepth > defaultQueryLimits.MaxIntrospectionDepth-5 || countSelections(doc) > defaultQueryLimits.MaxSelections-50 {
 				t.Fatalf("introspection depth %d and %d selections leave little room under the limits", s.introspectionDepth, countSelections(doc))
 			}
 		})
