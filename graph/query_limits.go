@@ -81,10 +81,23 @@ func (l *queryLimitsExtension) Validate(schema graphql.ExecutableSchema) error {
 }
 
 // MutateOperationParameters refuses a document with too many selections
-// before the executor validates it. It sees the query text the executor
-// will run, whatever an earlier extension (persisted queries) made of the
-// request's.
+// before the executor validates it, and a batch's document once the batch
+// has spent its bytes or selections. It sees the query text the executor
+// will run, whatever an earlier extension made of the request's: a
+// persisted query named by its hash alone costs what its text does.
 func (l *queryLimitsExtension) MutateOperationParameters(ctx context.Context, params *graphql.RawParams) *gqlerror.Error {
+	budget := budgetFrom(ctx)
+	if budget != nil {
+		// Parsing costs by the byte: a batch parses no more than one
+		// document at the limit would.
+		if n := budget.bytes + len(params.Query); n > l.limits.MaxDocumentBytes {
+			return &gqlerror.Error{
+				Message:    fmt.Sprintf("batch documents are %d bytes in all; the limit is %d", n, l.limits.MaxDocumentBytes),
+				Extensions: map[string]any{"code": CodeBadRequest},
+			}
+		}
+		budget.bytes += len(params.Query)
+	}
 	doc, ok := l.queryCache.Get(ctx, params.Query)
 	if !ok {
 		// The parser's work is linear in the document and capped by the
@@ -105,7 +118,7 @@ func (l *queryLimitsExtension) MutateOperationParameters(ctx context.Context, pa
 	if n > l.limits.MaxSelections {
 		return limitError(fmt.Sprintf("query has %d selections; the limit is %d", n, l.limits.MaxSelections))
 	}
-	if budget := budgetFrom(ctx); budget != nil {
+	if budget != nil {
 		if budget.selections+n > l.limits.MaxSelections {
 			return limitError(fmt.Sprintf("batch has %d selections in all; the limit is %d", budget.selections+n, l.limits.MaxSelections))
 		}

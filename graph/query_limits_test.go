@@ -353,10 +353,11 @@ func TestComplexityIsGqlgensComputedOnce(t *testing.T) {
 	}
 }
 
-// The selection count sees the query text the executor runs: with
-// persisted queries (registered before the limits, as they must be), a
-// request that names a stored document by its hash alone is counted too.
-func TestSelectionsAreCountedInThePersistedQuery(t *testing.T) {
+// The selection count and a batch's budget see the query text the
+// executor runs: with persisted queries (registered before the limits, as
+// they must be), a request that names a stored document by its hash alone
+// costs what the document does.
+func TestPersistedQueriesAreCountedAsTheirText(t *testing.T) {
 	srv := handler.New(NewExecutableSchema(Config{Resolvers: &Resolver{}}))
 	srv.AddTransport(postTransport{limits: smallLimits})
 	queryCache := lru.New[*ast.QueryDocument](10)
@@ -365,21 +366,38 @@ func TestSelectionsAreCountedInThePersistedQuery(t *testing.T) {
 	srv.Use(&queryLimitsExtension{limits: smallLimits, queryCache: queryCache, tokenLimit: 1000})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(ts.Close)
-
-	query := repeatedField(smallLimits.MaxSelections+1, "__typename")
-	hash := sha256.Sum256([]byte(query))
-	persisted := map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(hash[:])}}
-	message := fmt.Sprintf("query has %d selections; the limit is %d", smallLimits.MaxSelections+1, smallLimits.MaxSelections)
-	for _, params := range []map[string]any{
-		{"query": query, "extensions": persisted}, // stores it
-		{"extensions": persisted},                 // runs what was stored
-	} {
-		body, err := json.Marshal(params)
+	persisted := func(query string) map[string]any {
+		hash := sha256.Sum256([]byte(query))
+		return map[string]any{"persistedQuery": map[string]any{"version": 1, "sha256Hash": hex.EncodeToString(hash[:])}}
+	}
+	encode := func(v any) string {
+		body, err := json.Marshal(v)
 		if err != nil {
 			t.Fatal(err)
 		}
-		send(t, ts, post(string(body))).wantError(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", message)
+		return string(body)
 	}
+
+	t.Run("selections", func(t *testing.T) {
+		query := repeatedField(smallLimits.MaxSelections+1, "__typename")
+		message := fmt.Sprintf("query has %d selections; the limit is %d", smallLimits.MaxSelections+1, smallLimits.MaxSelections)
+		for _, params := range []map[string]any{
+			{"query": query, "extensions": persisted(query)}, // stores it
+			{"extensions": persisted(query)},                 // runs what was stored
+		} {
+			send(t, ts, post(encode(params))).wantError(t, http.StatusBadRequest, "GRAPHQL_VALIDATION_FAILED", message)
+		}
+	})
+	t.Run("a batch's bytes", func(t *testing.T) {
+		query := repeatedField(10, "__typename") + strings.Repeat(" ", smallLimits.MaxDocumentBytes*2/3)
+		send(t, ts, post(encode(map[string]any{"query": query, "extensions": persisted(query)}))).wantTypename(t, "Query")
+		byHash := map[string]any{"extensions": persisted(query)}
+		res := send(t, ts, post(encode([]any{byHash, byHash}))).wantBatch(t, 2)
+		if res[0].Data["__typename"] != "Query" {
+			t.Fatalf("the first operation did not run: %+v", res[0])
+		}
+		res[1].wantError(t, CodeBadRequest, fmt.Sprintf("batch documents are %d bytes in all; the limit is %d", 2*len(query), smallLimits.MaxDocumentBytes))
+	})
 }
 
 // validDocument parses and validates query against the schema of es.

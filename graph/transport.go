@@ -276,14 +276,6 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	if len(params.Query) > limits.MaxDocumentBytes {
 		return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("query document is %d bytes; the limit is %d", len(params.Query), limits.MaxDocumentBytes))
 	}
-	if budget := budgetFrom(ctx); budget != nil {
-		// Parsing costs by the byte: a batch parses no more than one
-		// document at the limit would.
-		if budget.bytes+len(params.Query) > limits.MaxDocumentBytes {
-			return http.StatusBadRequest, requestErrorResponse(fmt.Sprintf("batch documents are %d bytes in all; the limit is %d", budget.bytes+len(params.Query), limits.MaxDocumentBytes))
-		}
-		budget.bytes += len(params.Query)
-	}
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	*opCtxOut = opCtx
 	if errs != nil {
