@@ -20,6 +20,8 @@ func TestGraphQLLimitsRefuseBeforeAnyResolverRuns(t *testing.T) {
 		withEnv("KEYCARD_GRAPHQL_MAX_ALIASES", "8"),
 		withEnv("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "4096"),
 		withEnv("KEYCARD_GRAPHQL_MAX_BATCH", "3"),
+		withEnv("KEYCARD_GRAPHQL_MAX_SELECTIONS", "40"),
+		withEnv("KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH", "4"),
 	)
 	name := unique("limits")
 	s.register(t, name, "open-sesame-42")
@@ -40,6 +42,8 @@ func TestGraphQLLimitsRefuseBeforeAnyResolverRuns(t *testing.T) {
 		{"too complex", `{ a: me { id username email roles createdAt } b: me { id username email roles createdAt } c: me { id username email roles createdAt } }`, "complexity 18; the limit is 12"},
 		{"too many aliases", aliases(9), "9 aliased fields; the limit is 8"},
 		{"too many aliased logins", aliasedLogins(9, name, "wrong-guess-1"), "aliased fields"},
+		{"too many selections", "{" + strings.Repeat(" __typename", 41) + " }", "41 selections; the limit is 40"},
+		{"too deep introspection", `{ __type(name: "User") { ofType { ofType { ofType { name } } } } }`, "introspection is nested 5 levels deep; the limit is 4"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -98,6 +102,31 @@ func TestIntrospectionIsOffInProductionUnlessEnabled(t *testing.T) {
 
 	enabled := startServer(t, dbURL, withEnv("KEYCARD_ENV", "production"), withEnv("KEYCARD_INTROSPECTION", "on"))
 	expectOK(t, enabled.gql(t, "", introspectionQuery, nil))
+}
+
+// Production refuses the documents built to exhaust CPU as development
+// does, and its validation errors name nothing of the schema.
+func TestHostileDocumentsAreRefusedInProduction(t *testing.T) {
+	t.Parallel()
+	prod := startSQLite(t, withEnv("KEYCARD_ENV", "production"))
+	var doubling strings.Builder
+	doubling.WriteString("query { ...F30 } fragment F0 on Query { __typename }")
+	for i := 1; i <= 30; i++ {
+		fmt.Fprintf(&doubling, " fragment F%d on Query { ...F%d ...F%d }", i, i-1, i-1)
+	}
+	for _, tc := range []struct{ name, query, want string }{
+		{"fragment doubling", doubling.String(), "query has complexity 1073741824; the limit is 1000"},
+		{"repeated fields", "{" + strings.Repeat(" __typename", 2900) + " }", "query has 2900 selections; the limit is 150"},
+		{"unknown field", "{ mee { id } }", `Cannot query field "mee" on type "Query".`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			resp := prod.gql(t, "", tc.query, nil)
+			expectCode(t, resp, "GRAPHQL_VALIDATION_FAILED")
+			if resp.Status != http.StatusBadRequest || resp.Errors[0].Message != tc.want {
+				t.Fatalf("status %d: %s", resp.Status, resp.Body)
+			}
+		})
+	}
 }
 
 func TestCORSAllowsOnlyListedOrigins(t *testing.T) {

@@ -164,11 +164,13 @@ type RateLimit struct {
 
 // GraphQLLimits bound what one GraphQL request may ask for.
 type GraphQLLimits struct {
-	MaxDepth         int
-	MaxComplexity    int
-	MaxAliases       int
-	MaxDocumentBytes int
-	MaxBatch         int
+	MaxDepth              int
+	MaxIntrospectionDepth int
+	MaxComplexity         int
+	MaxAliases            int
+	MaxSelections         int
+	MaxDocumentBytes      int
+	MaxBatch              int
 }
 
 // Var documents one environment variable.
@@ -207,10 +209,12 @@ func Vars() []Var {
 		{"KEYCARD_TRUSTED_PROXIES", "", "comma-separated CIDRs of proxies whose X-Forwarded-For gives the client address"},
 		{"KEYCARD_INTROSPECTION", "", "on/off; default on in development, off in production"},
 		{"KEYCARD_PLAYGROUND", "", "on/off: the GraphiQL playground at GET /; default on in development, off in production"},
-		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have"},
+		{"KEYCARD_GRAPHQL_MAX_DEPTH", "12", "deepest selection nesting a query may have (introspection aside)"},
+		{"KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH", "20", "deepest nesting inside __schema and __type (the standard GraphiQL and graphql-codegen introspection queries need 15)"},
 		{"KEYCARD_GRAPHQL_MAX_COMPLEXITY", "1000", "most fields (weighted) one operation may select"},
 		{"KEYCARD_GRAPHQL_MAX_ALIASES", "64", "most aliased fields one operation may have"},
-		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted"},
+		{"KEYCARD_GRAPHQL_MAX_SELECTIONS", "150", "most selections (fields, fragment spreads, inline fragments) written in one request's documents, a batch's together; counted before validation, whose work grows with their square"},
+		{"KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES", "32768", "longest query document accepted, a batch's documents together; also the most bytes of variables and extensions one operation may have (a POST body may be twice as long)"},
 		{"KEYCARD_GRAPHQL_MAX_BATCH", "10", "most operations in one batched (JSON array) request"},
 		{"KEYCARD_TLS_CERT", "", "PEM certificate file: serve HTTPS (TLS 1.2+) with KEYCARD_TLS_KEY"},
 		{"KEYCARD_TLS_KEY", "", "PEM private key file of KEYCARD_TLS_CERT"},
@@ -307,11 +311,13 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		return def
 	}
 	cfg.GraphQL = GraphQLLimits{
-		MaxDepth:         positive("KEYCARD_GRAPHQL_MAX_DEPTH"),
-		MaxComplexity:    positive("KEYCARD_GRAPHQL_MAX_COMPLEXITY"),
-		MaxAliases:       positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
-		MaxDocumentBytes: positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
-		MaxBatch:         positive("KEYCARD_GRAPHQL_MAX_BATCH"),
+		MaxDepth:              positive("KEYCARD_GRAPHQL_MAX_DEPTH"),
+		MaxIntrospectionDepth: positive("KEYCARD_GRAPHQL_MAX_INTROSPECTION_DEPTH"),
+		MaxComplexity:         positive("KEYCARD_GRAPHQL_MAX_COMPLEXITY"),
+		MaxAliases:            positive("KEYCARD_GRAPHQL_MAX_ALIASES"),
+		MaxSelections:         positive("KEYCARD_GRAPHQL_MAX_SELECTIONS"),
+		MaxDocumentBytes:      positive("KEYCARD_GRAPHQL_MAX_DOCUMENT_BYTES"),
+		MaxBatch:              positive("KEYCARD_GRAPHQL_MAX_BATCH"),
 	}
 	cfg.MaxSessionsPerUser = positive("KEYCARD_MAX_SESSIONS_PER_USER")
 	if get("KEYCARD_HASH_CONCURRENCY") != "" {

@@ -43,7 +43,7 @@ func TestPanicInResolverIsInternalErrorWithRequestID(t *testing.T) {
 	// test's token: the resolver then runs as a signed-in user.
 	verified := func(context.Context, string) (*auth.Claims, error) { return claims, nil }
 	handler := auth.Middleware(verified)(NewHandler(nil, Options{
-		QueryLimits: QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 4096, MaxBatch: 2},
+		QueryLimits: QueryLimits{MaxDepth: 10, MaxIntrospectionDepth: 20, MaxComplexity: 100, MaxAliases: 10, MaxSelections: 40, MaxDocumentBytes: 4096, MaxBatch: 2},
 		Logger:      slog.New(slog.NewTextHandler(logs, nil)),
 	}))
 

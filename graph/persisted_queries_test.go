@@ -157,7 +157,11 @@ func TestPersistedMutationByHashOverGetIsRefused(t *testing.T) {
 }
 
 func TestPersistedQueriesInABatch(t *testing.T) {
-	srv := newGraphServer(t, Options{}, nil)
+	// A batch's documents share one request's byte budget; three items
+	// with their extensions need more than the small test limit.
+	limits := testQueryLimits
+	limits.MaxDocumentBytes = 1000
+	srv := newGraphServer(t, Options{QueryLimits: limits}, nil)
 	query := "{ __typename }"
 	hash := sha256Hex(query)
 	item := func(withQuery bool) string {

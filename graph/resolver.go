@@ -11,7 +11,8 @@
 //     status codes, content negotiation, and the request log's operation
 //     name and outcome;
 //   - what is checked before any resolver runs: the query limits and the
-//     introspection switch (query_limits.go) and, in browser cookie mode,
+//     introspection switch (query_limits.go), the walk that measures an
+//     operation once per fragment (query_shape.go) and, in browser cookie mode,
 //     the CSRF check (csrf.go) beside the refresh cookie it guards
 //     (cookies.go);
 //   - the one place where domain errors become extensions.code

@@ -46,7 +46,7 @@ func (postTransport) Supports(r *http.Request) bool {
 
 func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor) {
 	start := graphql.Now()
-	body, err := io.ReadAll(r.Body)
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, int64(t.limits.maxBodyBytes())))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
@@ -61,9 +61,13 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 		t.batch(w, r, exec, body, start)
 		return
 	}
-	var params graphql.RawParams
-	if !decodeStrict(body, &params) {
-		writeRequestError(w, r, http.StatusBadRequest, "request body must be a JSON object with query, variables and operationName")
+	params, err := decodeRequest(body, t.limits)
+	if err != nil {
+		message := "request body must be a JSON object with query, variables and operationName"
+		if !errors.Is(err, errNotRequestObject) {
+			message = err.Error()
+		}
+		writeRequestError(w, r, http.StatusBadRequest, message)
 		return
 	}
 	params.Headers = r.Header
@@ -74,8 +78,10 @@ func (t postTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.G
 }
 
 // batch runs each operation of a JSON array in order and answers an array
-// of results. The batch size is capped: each operation costs as much as a
-// request of its own (and counts as one against rate limits).
+// of results. The batch size is capped, and the operations share one
+// request's document bytes and selections: a batch costs no more to parse
+// and validate than one document at the limits. Each operation counts as
+// one against rate limits.
 func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphql.GraphExecutor, body []byte, start time.Time) {
 	var items []json.RawMessage
 	if !decodeStrict(body, &items) || len(items) == 0 {
@@ -89,10 +95,15 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	results := make([]*graphql.Response, len(items))
 	status := http.StatusOK
 	failed := 0
+	r = r.WithContext(withBatchBudget(r.Context(), &batchBudget{}))
 	for i, item := range items {
-		var params graphql.RawParams
-		if !decodeStrict(item, &params) {
-			results[i] = requestErrorResponse("each batch item must be a JSON object with query, variables and operationName")
+		params, err := decodeRequest(item, t.limits)
+		if err != nil {
+			message := "each batch item must be a JSON object with query, variables and operationName"
+			if !errors.Is(err, errNotRequestObject) {
+				message = err.Error()
+			}
+			results[i] = requestErrorResponse(message)
 			failed++
 			continue
 		}
@@ -112,6 +123,39 @@ func (t postTransport) batch(w http.ResponseWriter, r *http.Request, exec graphq
 	}
 	setRetryAfter(w, results...)
 	writeJSON(w, r, status, results)
+}
+
+// requestObject is one GraphQL-over-HTTP request object. Its variables and
+// extensions stay raw until their size is checked: decoding JSON costs by
+// the value (a megabyte of [1,1,…] costs a tenth of a second).
+type requestObject struct {
+	Query         string          `json:"query"`
+	OperationName string          `json:"operationName"`
+	Variables     json.RawMessage `json:"variables"`
+	Extensions    json.RawMessage `json:"extensions"`
+}
+
+var errNotRequestObject = errors.New("not a GraphQL request object")
+
+// decodeRequest decodes one request object of a POST body.
+func decodeRequest(data []byte, limits QueryLimits) (graphql.RawParams, error) {
+	var obj requestObject
+	if !decodeStrict(data, &obj) {
+		return graphql.RawParams{}, errNotRequestObject
+	}
+	if err := limits.checkVariablesSize(len(obj.Variables) + len(obj.Extensions)); err != nil {
+		return graphql.RawParams{}, err
+	}
+	params := graphql.RawParams{Query: obj.Query, OperationName: obj.OperationName}
+	for _, field := range []struct {
+		raw json.RawMessage
+		dst *map[string]any
+	}{{obj.Variables, &params.Variables}, {obj.Extensions, &params.Extensions}} {
+		if len(field.raw) > 0 && !decodeStrict(field.raw, field.dst) {
+			return graphql.RawParams{}, errNotRequestObject
+		}
+	}
+	return params, nil
 }
 
 // decodeStrict decodes one JSON value and nothing after it.
@@ -145,6 +189,10 @@ func (t getTransport) Do(w http.ResponseWriter, r *http.Request, exec graphql.Gr
 		Query:         query.Get("query"),
 		OperationName: query.Get("operationName"),
 		Headers:       r.Header,
+	}
+	if err := t.limits.checkVariablesSize(len(query.Get("variables")) + len(query.Get("extensions"))); err != nil {
+		writeRequestError(w, r, http.StatusBadRequest, err.Error())
+		return
 	}
 	for name, dst := range map[string]any{"variables": &params.Variables, "extensions": &params.Extensions} {
 		if raw := query.Get(name); raw != "" {
@@ -223,6 +271,10 @@ func outcomeCode(resp *graphql.Response) string {
 	return CodeInternal
 }
 
+// maxErrors is the most errors one refused operation is answered with, as
+// graphql-js stops at 100.
+const maxErrors = 100
+
 func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams, queryOnly bool, limits QueryLimits, opCtxOut **graphql.OperationContext) (int, *graphql.Response) {
 	ctx := r.Context()
 	if len(params.Query) > limits.MaxDocumentBytes {
@@ -231,6 +283,14 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 	opCtx, errs := exec.CreateOperationContext(ctx, params)
 	*opCtxOut = opCtx
 	if errs != nil {
+		if len(errs) > maxErrors {
+			// Each error costs the response a line; a document of
+			// repeated directives has one per directive.
+			errs = append(errs[:maxErrors:maxErrors], &gqlerror.Error{
+				Message:    fmt.Sprintf("too many errors: only the first %d are listed", maxErrors),
+				Extensions: map[string]any{"code": errs[0].Extensions["code"]},
+			})
+		}
 		markInputErrors(errs)
 		status := http.StatusBadRequest
 		switch errs[0].Extensions["code"] {
@@ -264,7 +324,7 @@ func run(r *http.Request, exec graphql.GraphExecutor, params *graphql.RawParams,
 // They are bad input, not a bad document.
 func markInputErrors(errs gqlerror.List) {
 	for _, e := range errs {
-		if e.Rule == valuesOfCorrectType {
+		if e.Rule == valuesOfCorrectType || e.Rule == valuesOfCorrectTypeQuiet {
 			e.Extensions = map[string]any{"code": CodeBadUserInput}
 			continue
 		}
@@ -283,9 +343,13 @@ func markInputErrors(errs gqlerror.List) {
 	}
 }
 
-// valuesOfCorrectType is the name gqlparser gives its validation rule for
-// literal values that do not fit their type.
-const valuesOfCorrectType = "ValuesOfCorrectType"
+// The names gqlparser gives its validation rule for literal values that do
+// not fit their type, and the same rule without "Did you mean …" (used
+// while introspection is off).
+const (
+	valuesOfCorrectType      = "ValuesOfCorrectType"
+	valuesOfCorrectTypeQuiet = "ValuesOfCorrectTypeWithoutSuggestions"
+)
 
 // statusFor is 200 for any executed operation, except that a dependency
 // outage answers 503 so load balancers and clients know to retry.

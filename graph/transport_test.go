@@ -3,6 +3,7 @@ package graph
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -18,11 +19,11 @@ import (
 // whatever the stub authenticate returns, before its resolver would run.
 
 // testQueryLimits are small so that short documents can cross them.
-var testQueryLimits = QueryLimits{MaxDepth: 10, MaxComplexity: 100, MaxAliases: 10, MaxDocumentBytes: 200, MaxBatch: 3}
+var testQueryLimits = QueryLimits{MaxDepth: 10, MaxIntrospectionDepth: 20, MaxComplexity: 100, MaxAliases: 10, MaxSelections: 40, MaxDocumentBytes: 200, MaxBatch: 3}
 
 // testMaxBodyBytes stands in for the body limit app puts in front of the
 // handler.
-const testMaxBodyBytes = 512
+const testMaxBodyBytes = 1024
 
 const typenameQuery = `{"query":"{ __typename }"}`
 
@@ -424,17 +425,24 @@ func TestOtherMethodsAre405(t *testing.T) {
 	}
 }
 
-// A body over the MaxBytesReader in front of the handler is answered in
-// the GraphQL error shape, not net/http's plain text.
+// A body over the MaxBytesReader in front of the handler, or over the
+// handler's own cap (twice the document limit: its documents and as much
+// again for variables), is answered in the GraphQL error shape, not
+// net/http's plain text.
 func TestBodyOverLimitIs413InGraphQLErrorShape(t *testing.T) {
 	srv := newGraphServer(t, Options{}, nil)
-	padding := strings.Repeat("a", testMaxBodyBytes)
+	limit := 2 * testQueryLimits.MaxDocumentBytes
+	padded := func(size int) string {
+		body := `{"query":"{ __typename }","padding":"`
+		return body + strings.Repeat("a", size-len(body)-len(`"}`)) + `"}`
+	}
 	for _, tc := range []struct {
 		name string
 		body string
 	}{
-		{"single", `{"query":"{ __typename }","padding":"` + padding + `"}`},
-		{"batch", `[` + typenameQuery + `,{"query":"{ __typename }","padding":"` + padding + `"}]`},
+		{"over both limits", padded(testMaxBodyBytes + 1)},
+		{"over the handler's limit", padded(limit + 1)},
+		{"batch", `[` + typenameQuery + `,` + padded(limit) + `]`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rep := send(t, srv, post(tc.body))
@@ -444,10 +452,38 @@ func TestBodyOverLimitIs413InGraphQLErrorShape(t *testing.T) {
 			}
 		})
 	}
-	t.Run("just under the limit", func(t *testing.T) {
-		body := `{"query":"{ __typename }","padding":"`
-		body += strings.Repeat("a", testMaxBodyBytes-len(body)-len(`"}`)) + `"}`
-		send(t, srv, post(body)).wantTypename(t, "Query")
+	t.Run("at the limit", func(t *testing.T) {
+		send(t, srv, post(padded(limit))).wantTypename(t, "Query")
+	})
+}
+
+// An operation's variables and extensions (JSON, which costs by the value
+// to decode) may hold as many bytes as a document, over POST, in a batch
+// and over GET.
+func TestVariablesOverTheDocumentLimitAreRefused(t *testing.T) {
+	srv := newGraphServer(t, Options{}, nil)
+	limit := testQueryLimits.MaxDocumentBytes
+	object := func(size int) string {
+		return `{"pad":"` + strings.Repeat("a", size-len(`{"pad":""}`)) + `"}`
+	}
+	message := fmt.Sprintf("variables and extensions are %d bytes; the limit is %d", limit+1, limit)
+	overLimit := `{"query":"{ __typename }","variables":` + object(limit-10) + `,"extensions":` + object(11) + `}`
+	atLimit := `{"query":"{ __typename }","variables":` + object(limit) + `}`
+
+	t.Run("POST", func(t *testing.T) {
+		send(t, srv, post(overLimit)).wantRequestError(t, http.StatusBadRequest, message)
+		send(t, srv, post(atLimit)).wantTypename(t, "Query")
+	})
+	t.Run("batch item", func(t *testing.T) {
+		res := send(t, srv, post(`[`+typenameQuery+`,`+overLimit+`]`)).results(t)
+		if len(res) != 2 || res[0].Data["__typename"] != "Query" {
+			t.Fatalf("the good item did not run: %+v", res)
+		}
+		res[1].wantError(t, CodeBadRequest, message)
+	})
+	t.Run("GET", func(t *testing.T) {
+		send(t, srv, get("query", "{ __typename }", "variables", object(limit-10), "extensions", object(11))).wantRequestError(t, http.StatusBadRequest, message)
+		send(t, srv, get("query", "{ __typename }", "variables", object(limit))).wantTypename(t, "Query")
 	})
 }
 
