@@ -59,7 +59,7 @@ func TestProductionWithoutSecretRefusesToStart(t *testing.T) {
 // what is known, rather than leaving the intended limit unset.
 func TestUnknownRateLimitRefusesToStart(t *testing.T) {
 	for _, tt := range []struct{ override, want string }{
-		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword, revoke)`},
+		{"logon.ip=5/1m", `unknown operation "logon" (login, register, refresh, changePassword, revoke, passkeyLogin, passkeyRegistration)`},
 		{"login.email=5/1m", `unknown dimension "email" (ip, username, username_ip, user)`},
 	} {
 		dbFile := filepath.Join(t.TempDir(), "k.db")
@@ -80,12 +80,12 @@ func TestMigrateCommands(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"migrate", "up"}, "applied 3"},
+		{[]string{"migrate", "up"}, "applied 8"},
 		{[]string{"migrate", "up"}, "no pending migrations"},
 		{[]string{"migrate", "status"}, "applied  "},
-		{[]string{"migrate", "down"}, "reverted 3"},
+		{[]string{"migrate", "down"}, "reverted 8"},
 		{[]string{"migrate", "status"}, "pending"},
-		{[]string{"migrate", "up"}, "applied 3"},
+		{[]string{"migrate", "up"}, "applied 8"},
 	}
 	for _, step := range steps {
 		code, out, errOut := runCommand(t, env, step.args...)

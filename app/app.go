@@ -22,6 +22,7 @@ import (
 	"github.com/keycard/keycard/auth"
 	"github.com/keycard/keycard/config"
 	"github.com/keycard/keycard/metrics"
+	"github.com/keycard/keycard/passkey"
 	"github.com/keycard/keycard/ratelimit"
 	"github.com/keycard/keycard/requestlog"
 	"github.com/keycard/keycard/store"
@@ -178,6 +179,10 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		pools["keycard_read"] = a.db.ReadSQL
 	}
 	a.metrics = metrics.New(pools, opts.Build)
+	relyingParty, err := a.relyingParty(ctx)
+	if err != nil {
+		return err
+	}
 	a.service, err = auth.NewService(a.store, passwords, tokens, a.revocations, users, auth.Options{
 		RefreshTTL:           a.cfg.RefreshTTL,
 		RefreshReuseInterval: a.cfg.RefreshReuseInterval,
@@ -187,6 +192,7 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 		RateLimits:           limits,
 		IPv6Prefix:           a.cfg.RateLimitIPv6Prefix,
 		Observer:             a.metrics,
+		RelyingParty:         relyingParty,
 		Now:                  opts.Now,
 		Logger:               a.log,
 	})
@@ -199,6 +205,32 @@ func (a *App) init(ctx context.Context, opts Options, limits auth.RateLimits) er
 	}
 	a.handler = a.routes()
 	return nil
+}
+
+// relyingParty is the passkeys' WebAuthn relying party, or nil when
+// passkeys are off (production without KEYCARD_WEBAUTHN_RP_ID and
+// KEYCARD_WEBAUTHN_ORIGINS): their operations then answer UNAVAILABLE. But
+// when passkeys are registered already, a relying party that went missing
+// is a deployment mistake that would lock their owners out of passkey
+// login, so the start stops instead.
+func (a *App) relyingParty(ctx context.Context) (auth.RelyingParty, error) {
+	w := a.cfg.WebAuthn
+	if w.Enabled() {
+		rp, err := passkey.New(passkey.Config{RPID: w.RPID, RPName: w.RPName, Origins: w.Origins})
+		if err != nil {
+			return nil, err
+		}
+		return rp, nil
+	}
+	registered, err := a.store.HasPasskeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("check for passkeys: %w", err)
+	}
+	if registered {
+		return nil, errors.New("passkeys are registered but KEYCARD_WEBAUTHN_RP_ID and KEYCARD_WEBAUTHN_ORIGINS are not set: set them to the values the passkeys were registered with (the RP ID cannot change without making them unusable)")
+	}
+	a.log.Info("passkeys are off: set KEYCARD_WEBAUTHN_RP_ID and KEYCARD_WEBAUTHN_ORIGINS to turn them on")
+	return nil, nil
 }
 
 // migrate does what KEYCARD_MIGRATE says: apply pending migrations (auto),

@@ -25,6 +25,13 @@ const (
 	EventRoleGranted         EventKind = "role_granted"
 	EventRoleRevoked         EventKind = "role_revoked"
 	EventTokenRevoked        EventKind = "token_revoked"
+
+	EventPasskeyAdded   EventKind = "passkey_added"
+	EventPasskeyRemoved EventKind = "passkey_removed"
+	EventPasskeyLogin   EventKind = "passkey_login"
+	// EventPasskeySignCountRegressed is a login refused because the
+	// passkey's signature counter did not grow: a cloned authenticator.
+	EventPasskeySignCountRegressed EventKind = "passkey_sign_count_regressed"
 )
 
 // Event is one audit record. UserID is nil when no user is known (a failed

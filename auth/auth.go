@@ -1,13 +1,15 @@
-// Package auth is keycard's domain: accounts and their passwords, access
-// and refresh tokens, sessions, revocation, the rate-limit policy and the
-// audit log. Service is the one entry point: each use case (register,
-// login, refresh, logout, password change, authenticate, admin, token
-// revocation, introspection) is a Service method in a file named for it.
+// Package auth is keycard's domain: accounts and their passwords and
+// passkeys, access and refresh tokens, sessions, revocation, the rate-limit
+// policy and the audit log. Service is the one entry point: each use case
+// (register, login, refresh, logout, password change, authenticate, admin,
+// token revocation, introspection, passkey registration and login) is a
+// Service method in a file named for it.
 //
 // The domain defines the interfaces its adapters implement (Store for
-// persistence, Limiter for rate-limit buckets, Observer for metrics) and
-// never imports them: auth imports the standard library, golang-jwt,
-// golang.org/x/crypto and google/uuid, and nothing else of keycard. Faces
+// persistence, Limiter for rate-limit buckets, Observer for metrics,
+// RelyingParty for the WebAuthn protocol) and never imports them: auth
+// imports the standard library, golang-jwt, golang.org/x/crypto and
+// google/uuid, and nothing else of keycard. Faces
 // (graph, oauth) call the Service and map its Error kinds to their own
 // protocol, each in one place.
 package auth
@@ -62,6 +64,11 @@ type Session struct {
 	// is kept at least that long, so it holds until each token's own exp
 	// whatever the access lifetime is configured to now.
 	AccessValidUntil time.Time
+	// AMR are the methods the session's user signed in with (RFC 8176),
+	// set by the sign-in that opened it. Issue 13 stores them on the row
+	// so that refreshed tokens carry them too; until then only a
+	// session's first access token does.
+	AMR []string
 }
 
 // RevocationKind says what a revocation's Subject identifies.
@@ -197,6 +204,33 @@ type Store interface {
 	// created, oldest first: the ones a cap of keep live sessions ends.
 	SessionsBeyond(ctx context.Context, userID string, keep int, now time.Time) ([]string, error)
 
+	// CreatePasskey stores a new passkey; a credential id already
+	// registered (to anyone) fails with ErrPasskeyRegistered.
+	CreatePasskey(ctx context.Context, p *Passkey) error
+	// Passkeys lists the user's passkeys, oldest first.
+	Passkeys(ctx context.Context, userID string) ([]*Passkey, error)
+	// PasskeysByUsername lists the passkeys of the user with usernameKey,
+	// in one query whether or not there is such a user (none: empty).
+	PasskeysByUsername(ctx context.Context, usernameKey string) ([]*Passkey, error)
+	// PasskeyByCredentialID finds the passkey with a credential id.
+	PasskeyByCredentialID(ctx context.Context, credentialID []byte) (*Passkey, error)
+	// UsePasskey records a login with passkey id: its new counter,
+	// record and last use. It writes only if the counter grew (or both
+	// the stored and the new one are 0), compared in the UPDATE itself:
+	// ErrNotFound when the passkey is gone or its counter did not grow.
+	UsePasskey(ctx context.Context, id string, signCount uint32, record []byte, at time.Time) error
+	// DeletePasskey deletes the user's passkey id and returns it;
+	// ErrNotFound when the user has no such passkey.
+	DeletePasskey(ctx context.Context, userID, id string) (*Passkey, error)
+	// CreatePasskeyChallenge stores a begun ceremony.
+	CreatePasskeyChallenge(ctx context.Context, c *PasskeyChallenge) error
+	// TakePasskeyChallenge deletes and returns the challenge id of
+	// purpose (and of userID, unless empty), expired or not: of
+	// concurrent takes of one challenge exactly one gets it, the others
+	// ErrNotFound, as does one for another purpose or user (which leaves
+	// it in place).
+	TakePasskeyChallenge(ctx context.Context, id string, purpose PasskeyPurpose, userID string) (*PasskeyChallenge, error)
+
 	// RecordEvent appends an audit event.
 	RecordEvent(ctx context.Context, e *Event) error
 	// Events lists audit events matching f, newest first.
@@ -223,4 +257,6 @@ type Purge struct {
 	RefreshTokensCreatedBefore time.Time
 	// Audit events past retention (zero time: keep all).
 	EventsCreatedBefore time.Time
+	// Passkey ceremonies that expired unfinished.
+	PasskeyChallengesExpiredBefore time.Time
 }

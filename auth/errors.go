@@ -94,6 +94,15 @@ var (
 	// ErrCredentialChanged is a credential that changed after it was
 	// checked; the use case that checked it turns it into its own answer.
 	ErrCredentialChanged = &Error{Kind: KindUnauthenticated, Message: "credentials changed, sign in again"}
+
+	// Passkeys. A refused credential gets one message whatever the
+	// relying party found (the reason goes to the log only), so an
+	// attacker learns nothing about which check failed.
+	ErrPasskeyRefused    = &Error{Kind: KindInvalidInput, Field: "credential", Message: "the passkey could not be verified"}
+	ErrPasskeyRegistered = &Error{Kind: KindInvalidInput, Field: "credential", Message: "this passkey is already registered"}
+	ErrPasskeyChallenge  = &Error{Kind: KindInvalidInput, Field: "challengeId", Message: "unknown, used or expired challenge; begin again"}
+	ErrTooManyPasskeys   = &Error{Kind: KindInvalidInput, Message: fmt.Sprintf("an account can have at most %d passkeys; remove one first", MaxPasskeysPerUser)}
+	ErrPasskeysOff       = &Error{Kind: KindUnavailable, Message: "passkeys are not configured on this server"}
 )
 
 // Invalid reports bad input on one field.

@@ -42,6 +42,7 @@ func (s *Service) startSession(ctx context.Context, tx Store, user *User, client
 		ExpiresAt:  now.Add(s.opts.RefreshTTL),
 		UserAgent:  clip(client.UserAgent, 512),
 		IP:         clip(client.IP, 64),
+		AMR:        signInMethods(kind),
 	}
 	grant, err := s.grant(user, sess, refresh)
 	if err != nil {
@@ -55,6 +56,16 @@ func (s *Service) startSession(ctx context.Context, tx Store, user *User, client
 	}
 	grant.ended = ended
 	return grant, nil
+}
+
+// signInMethods are the RFC 8176 methods of the sign-in that kind records:
+// a password, or a passkey (hwk: proof of a hardware-bound key, with the
+// user verified by the authenticator). A passkey login is complete alone.
+func signInMethods(kind EventKind) []string {
+	if kind == EventPasskeyLogin {
+		return []string{"hwk"}
+	}
+	return []string{"pwd"}
 }
 
 // sessionLimitDetail marks the audit event of a session ended by the cap.
@@ -87,7 +98,7 @@ func (s *Service) endSessionsBeyondCap(ctx context.Context, tx Store, userID str
 // records on sess how long that token verifies, so the caller must store
 // sess after calling it.
 func (s *Service) grant(user *User, sess *Session, refresh string) (*Grant, error) {
-	access, claims, err := s.tokens.Issue(user.ID, sess.ID, user.Roles)
+	access, claims, err := s.tokens.Issue(user.ID, sess.ID, user.Roles, sess.AMR...)
 	if err != nil {
 		return nil, Internal(err)
 	}

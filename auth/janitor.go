@@ -14,14 +14,16 @@ const revokedSessionRetention = 24 * time.Hour
 // CleanUp deletes rows that can no longer matter: revocations whose tokens
 // all expired, sessions that expired or were revoked a while ago (with
 // their refresh-token hashes), refresh-token hashes older than the refresh
-// lifetime, and audit events past retention. Live rows are never touched.
+// lifetime, passkey ceremonies that expired unfinished, and audit events
+// past retention. Live rows are never touched.
 func (s *Service) CleanUp(ctx context.Context) (int64, error) {
 	now := s.clock()
 	p := Purge{
-		RevocationsExpiredBefore:   now,
-		SessionsExpiredBefore:      now,
-		SessionsRevokedBefore:      now.Add(-revokedSessionRetention),
-		RefreshTokensCreatedBefore: now.Add(-s.opts.RefreshTTL),
+		RevocationsExpiredBefore:       now,
+		SessionsExpiredBefore:          now,
+		SessionsRevokedBefore:          now.Add(-revokedSessionRetention),
+		RefreshTokensCreatedBefore:     now.Add(-s.opts.RefreshTTL),
+		PasskeyChallengesExpiredBefore: now,
 	}
 	if s.opts.AuditRetention > 0 {
 		p.EventsCreatedBefore = now.Add(-s.opts.AuditRetention)

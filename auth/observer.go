@@ -16,6 +16,9 @@ type Observer interface {
 	Revoked(kind RevocationKind, n int)
 	// RateLimited reports an attempt refused by a rate limit.
 	RateLimited(op Operation)
+	// PasskeyLogin reports a finished passkey login's result: "success",
+	// "failure" or "sign_count_regressed".
+	PasskeyLogin(result string)
 }
 
 type nopObserver struct{}
@@ -24,6 +27,7 @@ func (nopObserver) Login(string)                {}
 func (nopObserver) RefreshReuse()               {}
 func (nopObserver) Revoked(RevocationKind, int) {}
 func (nopObserver) RateLimited(Operation)       {}
+func (nopObserver) PasskeyLogin(string)         {}
 
 // Stats are counters for monitoring, read at scrape time.
 type Stats struct {

@@ -41,12 +41,17 @@ const (
 	// OpRevoke is RFC 7009 token revocation: unauthenticated, so a caller
 	// could otherwise make keycard look up tokens without end.
 	OpRevoke Operation = "revoke"
+	// OpPasskeyLogin counts begun passkey logins: unauthenticated, and
+	// each one a stored challenge.
+	OpPasskeyLogin Operation = "passkeyLogin"
+	// OpPasskeyRegistration counts begun passkey registrations.
+	OpPasskeyRegistration Operation = "passkeyRegistration"
 )
 
 // Operations lists the rate-limited operations, in the order messages name
 // them.
 func Operations() []Operation {
-	return []Operation{OpLogin, OpRegister, OpRefresh, OpChangePassword, OpRevoke}
+	return []Operation{OpLogin, OpRegister, OpRefresh, OpChangePassword, OpRevoke, OpPasskeyLogin, OpPasskeyRegistration}
 }
 
 // Dimension is what a limit is counted per.
@@ -81,7 +86,8 @@ type RateLimits map[Operation]map[Dimension]Rate
 // DefaultRateLimits are generous enough for people and strict enough for
 // scripts. Login, refresh, password change and token revocation count
 // attempts that fail: successful ones are refunded, so a busy legitimate
-// client never trips them; register counts every account created.
+// client never trips them; register counts every account created, and
+// the passkey operations every ceremony begun.
 //
 // Login has three: one address may try one account 10 times per 15
 // minutes (then one try every 90 s), and try any accounts 100 times a
@@ -99,6 +105,9 @@ func DefaultRateLimits() RateLimits {
 		OpRefresh:        {PerIP: {100, time.Minute}},
 		OpChangePassword: {PerUser: {5, time.Minute}, PerIP: {20, time.Minute}},
 		OpRevoke:         {PerIP: {60, time.Minute}},
+		// Every begun ceremony counts, finished or not.
+		OpPasskeyLogin:        {PerIP: {100, time.Minute}},
+		OpPasskeyRegistration: {PerUser: {20, time.Minute}, PerIP: {60, time.Minute}},
 	}
 }
 

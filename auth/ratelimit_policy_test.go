@@ -41,7 +41,7 @@ func TestRateLimitOverridesRefuseUnknownNames(t *testing.T) {
 		t.Fatal("unknown operation and dimension accepted")
 	}
 	for _, want := range []string{
-		`logon.ip: unknown operation "logon" (login, register, refresh, changePassword, revoke)`,
+		`logon.ip: unknown operation "logon" (login, register, refresh, changePassword, revoke, passkeyLogin, passkeyRegistration)`,
 		`login.email: unknown dimension "email" (ip, username, username_ip, user)`,
 	} {
 		if !strings.Contains(err.Error(), want) {

@@ -27,8 +27,11 @@ type Options struct {
 	IPv6Prefix int
 	// Observer counts events for metrics (nil: none).
 	Observer Observer
-	Now      func() time.Time
-	Logger   *slog.Logger
+	// RelyingParty does the WebAuthn work of passkeys (nil: passkey
+	// ceremonies answer ErrPasskeysOff).
+	RelyingParty RelyingParty
+	Now          func() time.Time
+	Logger       *slog.Logger
 }
 
 // DefaultMaxSessionsPerUser is far more devices than a person signs in

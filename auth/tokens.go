@@ -30,6 +30,8 @@ type Claims struct {
 	// them: a revoked role would live on until the token expires
 	// (RequireRole reads the user's current roles).
 	Roles []string `json:"roles"`
+	// AMR says how the session's user signed in (RFC 8176: pwd, hwk, ...).
+	AMR []string `json:"amr,omitempty"`
 }
 
 // UserID is the subject of the token.
@@ -154,8 +156,9 @@ func (t *Tokens) Keys() []SigningKey {
 	return append([]SigningKey{t.cfg.Signer}, t.cfg.Verifiers...)
 }
 
-// Issue signs a new access token for the user and session.
-func (t *Tokens) Issue(userID, sessionID string, roles []string) (string, *Claims, error) {
+// Issue signs a new access token for the user and session; amr, if any,
+// are the session's authentication methods.
+func (t *Tokens) Issue(userID, sessionID string, roles []string, amr ...string) (string, *Claims, error) {
 	now := t.cfg.Now()
 	if roles == nil {
 		roles = []string{}
@@ -172,6 +175,7 @@ func (t *Tokens) Issue(userID, sessionID string, roles []string) (string, *Claim
 		},
 		SessionID: sessionID,
 		Roles:     roles,
+		AMR:       amr,
 	}
 	token := jwt.NewWithClaims(t.cfg.Signer.Method, claims)
 	token.Header["typ"] = AccessTokenType

@@ -23,6 +23,12 @@ load() { "$work/keycard-load" -url "http://127.0.0.1:$PORT" -d "$DURATION" "$@";
 echo "== go test -bench (auth hot path)"
 go test ./auth -run '^$' -bench 'Verify|Authenticate|Middleware|HMACFloor|Argon2OWASP' -benchtime 2s
 
+echo "== go test -bench (finishPasskeyLogin through the handler)"
+case " $DATABASES " in
+  *" mysql "*) KEYCARD_TEST_MYSQL_URL="$MYSQL_URL/test" go test ./app -run '^$' -bench FinishPasskeyLogin -benchtime 2000x ;;
+  *) go test -short ./app -run '^$' -bench FinishPasskeyLogin -benchtime 2000x ;;
+esac
+
 for db in $DATABASES; do
   case $db in
     sqlite) url="sqlite:$work/bench.db" ;;

@@ -133,6 +133,8 @@ type Config struct {
 	// PublicURL is keycard's external base URL, for the absolute URLs of
 	// the OAuth metadata and the default Issuer (see publicURLs).
 	PublicURL string
+	// WebAuthn is the passkeys' relying party (see webAuthn).
+	WebAuthn WebAuthn
 
 	// Unknown are the KEYCARD_* variables set that keycard does not read:
 	// refused in production, warned about in development.
@@ -221,6 +223,9 @@ func Vars() []Var {
 		{"KEYCARD_CORS_ORIGINS", "", "comma-separated browser origins allowed to call the API, e.g. https://app.example.com"},
 		{"KEYCARD_INTROSPECTION_TOKEN", "", "bearer token resource servers present to POST /oauth/introspect (unset: endpoint disabled)"},
 		{"KEYCARD_PUBLIC_URL", "", "the URL clients reach keycard at, e.g. https://auth.example.com: the default issuer and the base of every URL in the OAuth metadata; required in production (development: http://localhost:PORT, PORT from KEYCARD_ADDR)"},
+		{"KEYCARD_WEBAUTHN_RP_ID", "", "the domain passkeys are bound to, e.g. example.com (every origin is on it or a subdomain); development: localhost; production: required for passkeys (unset with KEYCARD_WEBAUTHN_ORIGINS: passkeys are off). Changing it later makes every registered passkey unusable"},
+		{"KEYCARD_WEBAUTHN_ORIGINS", "", "comma-separated origins of the pages that register and sign in with passkeys, e.g. https://app.example.com; development: http://localhost:5173 and http://localhost:PORT (PORT from KEYCARD_ADDR); production: required with KEYCARD_WEBAUTHN_RP_ID, https only"},
+		{"KEYCARD_WEBAUTHN_RP_NAME", "keycard", "the relying party's name, shown by some browsers in their passkey dialogs"},
 		{"KEYCARD_REFRESH_COOKIE", "off", "on: browser cookie mode; the refresh token travels in an httpOnly cookie, not in the response body"},
 		{"KEYCARD_METRICS_ADDR", "127.0.0.1:9090", "listen address of the Prometheus /metrics endpoint; empty disables it"},
 		{"KEYCARD_LOG_LEVEL", "info", "debug, info, warn or error"},
@@ -394,6 +399,7 @@ func LoadEnv(lookupEnv func(string) (string, bool), environ func() []string) (Co
 		}
 	}
 	errs = append(errs, publicURLs(&cfg, get("KEYCARD_PUBLIC_URL"), get("KEYCARD_ISSUER"))...)
+	errs = append(errs, webAuthn(&cfg, get("KEYCARD_WEBAUTHN_RP_ID"), get("KEYCARD_WEBAUTHN_ORIGINS"), get("KEYCARD_WEBAUTHN_RP_NAME"))...)
 	if cfg.Mode != Development && cfg.Mode != Production {
 		errs = append(errs, fmt.Errorf("KEYCARD_ENV: %q is neither development nor production", cfg.Mode))
 	}

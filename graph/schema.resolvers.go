@@ -96,6 +96,46 @@ func (r *mutationResolver) RevokeUserSessions(ctx context.Context, userID string
 	return r.Service.RevokeUserSessions(ctx, c, userID, auth.ClientFrom(ctx))
 }
 
+func (r *mutationResolver) BeginPasskeyRegistration(ctx context.Context) (*auth.PasskeyCeremony, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Service.BeginPasskeyRegistration(ctx, c, auth.ClientFrom(ctx))
+}
+
+func (r *mutationResolver) FinishPasskeyRegistration(ctx context.Context, challengeID string, credential string, name *string) (*auth.Passkey, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return r.Service.FinishPasskeyRegistration(ctx, c, challengeID, credential, name, auth.ClientFrom(ctx))
+}
+
+func (r *mutationResolver) RemovePasskey(ctx context.Context, id string) (bool, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return false, err
+	}
+	return r.Service.RemovePasskey(ctx, c, id, auth.ClientFrom(ctx))
+}
+
+func (r *mutationResolver) BeginPasskeyLogin(ctx context.Context, username *string) (*auth.PasskeyCeremony, error) {
+	var name string
+	if username != nil {
+		name = *username
+	}
+	return r.Service.BeginPasskeyLogin(ctx, name, auth.ClientFrom(ctx))
+}
+
+func (r *mutationResolver) FinishPasskeyLogin(ctx context.Context, challengeID string, credential string) (*model.AuthPayload, error) {
+	grant, err := r.Service.FinishPasskeyLogin(ctx, challengeID, credential, auth.ClientFrom(ctx))
+	if err != nil {
+		return nil, err
+	}
+	return r.authPayload(ctx, grant), nil
+}
+
 func (r *queryResolver) Me(ctx context.Context) (*auth.User, error) {
 	c, err := claims(ctx)
 	if err != nil {
@@ -134,6 +174,22 @@ func (r *queryResolver) AuthEvents(ctx context.Context, first *int, after *strin
 		return nil, err
 	}
 	return eventConnection(page), nil
+}
+
+func (r *queryResolver) Passkeys(ctx context.Context) ([]auth.Passkey, error) {
+	c, err := claims(ctx)
+	if err != nil {
+		return nil, err
+	}
+	passkeys, err := r.Service.Passkeys(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]auth.Passkey, len(passkeys))
+	for i, p := range passkeys {
+		out[i] = *p
+	}
+	return out, nil
 }
 
 func (r *Resolver) Mutation() MutationResolver { return &mutationResolver{r} }

@@ -1,5 +1,6 @@
 // Package metrics holds keycard's Prometheus registry and instruments:
-// requests by operation and code with latency histograms, logins by result,
+// requests by operation and code with latency histograms, logins by method
+// and result,
 // refresh token reuse, revocations and the revocation sync's age, rate
 // limiting, the password-hash queue, the audit queue, database pools, the
 // build and the Go runtime. Metrics implements
@@ -58,8 +59,8 @@ func New(pools map[string]*sql.DB, build BuildInfo) *Metrics {
 		}, []string{"operation"}),
 		logins: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "keycard_logins_total",
-			Help: "Login attempts by result: success, failure, rate_limited, overloaded (hash queue could not serve it in time).",
-		}, []string{"result"}),
+			Help: "Login attempts by method (password, passkey) and result: success, failure, rate_limited, overloaded (hash queue could not serve it in time), sign_count_regressed (a passkey's counter did not grow).",
+		}, []string{"method", "result"}),
 		reuse: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "keycard_refresh_token_reuse_total",
 			Help: "Reuses of rotated refresh tokens detected (each revoked a session).",
@@ -151,7 +152,10 @@ func (m *Metrics) Request(operation, code string, d time.Duration) {
 }
 
 // Login implements auth.Observer.
-func (m *Metrics) Login(result string) { m.logins.WithLabelValues(result).Inc() }
+func (m *Metrics) Login(result string) { m.logins.WithLabelValues("password", result).Inc() }
+
+// PasskeyLogin implements auth.Observer.
+func (m *Metrics) PasskeyLogin(result string) { m.logins.WithLabelValues("passkey", result).Inc() }
 
 // RefreshReuse implements auth.Observer.
 func (m *Metrics) RefreshReuse() { m.reuse.Inc() }

@@ -114,3 +114,29 @@ type AuthEvent struct {
 	Detail    string  `gorm:"size:255;not null"`
 	CreatedAt time.Time
 }
+
+// Passkey is a row of passkeys: a WebAuthn credential of a user.
+type Passkey struct {
+	ID           string `gorm:"primaryKey;size:36"`
+	UserID       string `gorm:"size:36;not null;index"`
+	Name         string `gorm:"size:64;not null"`
+	CredentialID []byte `gorm:"not null;uniqueIndex"`
+	SignCount    int64  `gorm:"not null"`
+	Record       []byte `gorm:"not null"`
+	CreatedAt    time.Time
+	LastUsedAt   *time.Time
+}
+
+// WebAuthnChallenge is a row of webauthn_challenges: a passkey ceremony
+// begun and not yet finished.
+type WebAuthnChallenge struct {
+	ID        string  `gorm:"primaryKey;size:36"`
+	Purpose   string  `gorm:"size:16;not null"`
+	UserID    *string `gorm:"size:36"`
+	State     []byte  `gorm:"not null"`
+	CreatedAt time.Time
+	ExpiresAt time.Time `gorm:"index"`
+}
+
+// TableName keeps GORM from spelling it web_authn_challenges.
+func (WebAuthnChallenge) TableName() string { return "webauthn_challenges" }

@@ -73,6 +73,8 @@ func uniqueViolation(err error) error {
 		return auth.ErrEmailTaken
 	case strings.Contains(msg, "username_key"):
 		return auth.ErrUsernameTaken
+	case strings.Contains(msg, "credential_id"):
+		return auth.ErrPasskeyRegistered
 	default:
 		return auth.Internal(err)
 	}

@@ -32,6 +32,7 @@ func (s *Store) Purge(ctx context.Context, p auth.Purge) (int64, error) {
 		{"refresh_tokens", "created_at < ?", []any{p.RefreshTokensCreatedBefore.UTC()}},
 		// Deleting a session deletes its refresh tokens (ON DELETE CASCADE).
 		{"sessions", "expires_at < ? OR revoked_at < ?", []any{p.SessionsExpiredBefore.UTC(), p.SessionsRevokedBefore.UTC()}},
+		{"webauthn_challenges", "expires_at < ?", []any{p.PasskeyChallengesExpiredBefore.UTC()}},
 	}
 	if !p.EventsCreatedBefore.IsZero() {
 		targets = append(targets, target{"auth_events", "created_at < ?", []any{p.EventsCreatedBefore.UTC()}})

@@ -3,7 +3,8 @@
 // auth.Store with them. It holds one file per table or concern, after
 // ory/kratos's persistence/sql/persister_*.go: users.go, sessions.go
 // (sessions and their refresh tokens), revocations.go, events.go (the audit
-// log), settings.go, purge.go (the janitor's deletes). store.go holds the
+// log), passkeys.go (passkeys and their ceremonies' challenges),
+// settings.go, purge.go (the janitor's deletes). store.go holds the
 // Store itself and its transactions; open.go, sqlite.go and mysql.go connect;
 // errors.go turns driver errors into auth's kinds.
 //

@@ -152,6 +152,14 @@ const (
 	AuthEventKindRoleRevoked AuthEventKind = "ROLE_REVOKED"
 	// A token was revoked at `POST /oauth/revoke`; `detail` says which kind.
 	AuthEventKindTokenRevoked AuthEventKind = "TOKEN_REVOKED"
+	// A passkey was registered; `detail` names it.
+	AuthEventKindPasskeyAdded AuthEventKind = "PASSKEY_ADDED"
+	// A passkey was removed (the user's other sessions ended); `detail` names it.
+	AuthEventKindPasskeyRemoved AuthEventKind = "PASSKEY_REMOVED"
+	// A login with a passkey.
+	AuthEventKindPasskeyLogin AuthEventKind = "PASSKEY_LOGIN"
+	// A passkey login was refused because the authenticator's signature counter did not grow: the credential's key may have been copied. `detail` names the passkey and both counters.
+	AuthEventKindPasskeySignCountRegressed AuthEventKind = "PASSKEY_SIGN_COUNT_REGRESSED"
 )
 
 var AllAuthEventKind = []AuthEventKind{
@@ -168,11 +176,15 @@ var AllAuthEventKind = []AuthEventKind{
 	AuthEventKindRoleGranted,
 	AuthEventKindRoleRevoked,
 	AuthEventKindTokenRevoked,
+	AuthEventKindPasskeyAdded,
+	AuthEventKindPasskeyRemoved,
+	AuthEventKindPasskeyLogin,
+	AuthEventKindPasskeySignCountRegressed,
 }
 
 func (e AuthEventKind) IsValid() bool {
 	switch e {
-	case AuthEventKindRegister, AuthEventKindLoginSucceeded, AuthEventKindLoginFailed, AuthEventKindRefresh, AuthEventKindRefreshTokenReused, AuthEventKindLogout, AuthEventKindPasswordChanged, AuthEventKindRevokedTokenUsed, AuthEventKindSessionRevoked, AuthEventKindUserSessionsRevoked, AuthEventKindRoleGranted, AuthEventKindRoleRevoked, AuthEventKindTokenRevoked:
+	case AuthEventKindRegister, AuthEventKindLoginSucceeded, AuthEventKindLoginFailed, AuthEventKindRefresh, AuthEventKindRefreshTokenReused, AuthEventKindLogout, AuthEventKindPasswordChanged, AuthEventKindRevokedTokenUsed, AuthEventKindSessionRevoked, AuthEventKindUserSessionsRevoked, AuthEventKindRoleGranted, AuthEventKindRoleRevoked, AuthEventKindTokenRevoked, AuthEventKindPasskeyAdded, AuthEventKindPasskeyRemoved, AuthEventKindPasskeyLogin, AuthEventKindPasskeySignCountRegressed:
 		return true
 	}
 	return false

@@ -5,7 +5,7 @@
 // must pass unchanged, as ory/kratos runs its persister suite on each
 // database. Run is in suite.go with the helpers the concerns share; each
 // concern's cases are in a file named for it (users.go, sessions.go, tx.go,
-// revocations.go, events.go, purge.go, concurrency.go).
+// revocations.go, events.go, purge.go, passkeys.go, concurrency.go).
 //
 // It is imported only by tests. It may import auth, whose Store contract it
 // checks, and the MySQL driver; never store, so that the suite holds any

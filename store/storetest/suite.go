@@ -26,6 +26,7 @@ func Run(t *testing.T, newStore func(t *testing.T) auth.Store) {
 	t.Run("revocations", func(t *testing.T) { runRevocations(t, newStore) })
 	t.Run("events", func(t *testing.T) { runEvents(t, newStore) })
 	t.Run("purge", func(t *testing.T) { runPurge(t, newStore) })
+	t.Run("passkeys", func(t *testing.T) { runPasskeys(t, newStore) })
 	t.Run("ping", func(t *testing.T) {
 		if err := newStore(t).Ping(t.Context()); err != nil {
 			t.Fatalf("Ping: %v", err)

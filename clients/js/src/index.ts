@@ -1,6 +1,6 @@
-// @keycard/client: a session manager and typed errors for keycard's GraphQL
-// API. The urql exchange is in '@keycard/client/urql', the Apollo link in
-// '@keycard/client/apollo'.
+// @keycard/client: a session manager, typed errors and passkey helpers for
+// keycard's GraphQL API. The urql exchange is in '@keycard/client/urql', the
+// Apollo link in '@keycard/client/apollo'.
 export {
   createSession,
   defaultLock,
@@ -31,3 +31,17 @@ export {
   type UsernameTakenError,
 } from './errors.js';
 export { issuesTokens, refreshDocument, tokenIssuingFields } from './operations.js';
+export {
+  createPasskey,
+  creationOptionsFromJSON,
+  credentialToJSON,
+  fromBase64url,
+  getPasskey,
+  passkeysSupported,
+  requestOptionsFromJSON,
+  toBase64url,
+  type GetPasskeyOptions,
+  type PasskeyCallOptions,
+  type PasskeyEnvironment,
+  type PublicKeyCredentialStatics,
+} from './passkeys.js';

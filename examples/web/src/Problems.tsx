@@ -1,7 +1,14 @@
 import type { CombinedError } from '@urql/core';
 import { problems } from './errors';
 
-const fieldLabels: Record<string, string> = { username: 'Username', password: 'Password', email: 'Email' };
+const fieldLabels: Record<string, string> = {
+  username: 'Username',
+  password: 'Password',
+  email: 'Email',
+  credential: 'Passkey',
+  challengeId: 'Passkey',
+  name: 'Name',
+};
 
 /** The errors of an operation, as the user should read them. */
 export function Problems({ error }: { error: CombinedError | undefined }) {

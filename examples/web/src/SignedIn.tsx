@@ -2,6 +2,7 @@ import { useMutation, useQuery } from 'urql';
 import { hasCode } from '@keycard/client';
 import type { LogoutScope, MeQuery } from './gql/graphql';
 import { logoutMutation, revokeSessionMutation, sessionsQuery } from './operations';
+import { Passkeys } from './Passkeys';
 import { Problems } from './Problems';
 import { session } from './session';
 
@@ -29,6 +30,7 @@ export function SignedIn({ user }: { user: MeQuery['me'] }) {
         <LogOut />
       </section>
       <Sessions />
+      <Passkeys />
     </>
   );
 }

@@ -1,6 +1,7 @@
 import type { FormEvent } from 'react';
 import { useMutation } from 'urql';
 import { loginMutation, registerMutation } from './operations';
+import { PasskeySignIn } from './Passkeys';
 import { Problems } from './Problems';
 import { session } from './session';
 
@@ -9,6 +10,7 @@ export function SignedOut() {
     <div className="columns">
       <SignInForm />
       <SignUpForm />
+      <PasskeySignIn />
     </div>
   );
 }

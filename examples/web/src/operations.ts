@@ -66,3 +66,60 @@ export const revokeSessionMutation = graphql(`
     revokeSession(id: $id)
   }
 `);
+
+// Passkeys. `options` is the JSON @keycard/client's createPasskey and
+// getPasskey hand to the browser; `credential` is the JSON they answer.
+
+export const passkeysQuery = graphql(`
+  query Passkeys {
+    passkeys {
+      id
+      name
+      createdAt
+      lastUsedAt
+    }
+  }
+`);
+
+export const beginPasskeyRegistrationMutation = graphql(`
+  mutation BeginPasskeyRegistration {
+    beginPasskeyRegistration {
+      challengeId
+      options
+    }
+  }
+`);
+
+export const finishPasskeyRegistrationMutation = graphql(`
+  mutation FinishPasskeyRegistration($challengeId: ID!, $credential: String!, $name: String) {
+    finishPasskeyRegistration(challengeId: $challengeId, credential: $credential, name: $name) {
+      id
+      name
+    }
+  }
+`);
+
+export const removePasskeyMutation = graphql(`
+  mutation RemovePasskey($id: ID!) {
+    removePasskey(id: $id)
+  }
+`);
+
+export const beginPasskeyLoginMutation = graphql(`
+  mutation BeginPasskeyLogin($username: String) {
+    beginPasskeyLogin(username: $username) {
+      challengeId
+      options
+    }
+  }
+`);
+
+export const finishPasskeyLoginMutation = graphql(`
+  mutation FinishPasskeyLogin($challengeId: ID!, $credential: String!) {
+    finishPasskeyLogin(challengeId: $challengeId, credential: $credential) {
+      accessToken
+      refreshToken
+      expiresIn
+    }
+  }
+`);

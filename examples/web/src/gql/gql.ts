@@ -20,6 +20,12 @@ type Documents = {
     "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n": typeof types.LoginDocument,
     "\n  mutation Logout($scope: LogoutScope!) {\n    logout(scope: $scope)\n  }\n": typeof types.LogoutDocument,
     "\n  mutation RevokeSession($id: ID!) {\n    revokeSession(id: $id)\n  }\n": typeof types.RevokeSessionDocument,
+    "\n  query Passkeys {\n    passkeys {\n      id\n      name\n      createdAt\n      lastUsedAt\n    }\n  }\n": typeof types.PasskeysDocument,
+    "\n  mutation BeginPasskeyRegistration {\n    beginPasskeyRegistration {\n      challengeId\n      options\n    }\n  }\n": typeof types.BeginPasskeyRegistrationDocument,
+    "\n  mutation FinishPasskeyRegistration($challengeId: ID!, $credential: String!, $name: String) {\n    finishPasskeyRegistration(challengeId: $challengeId, credential: $credential, name: $name) {\n      id\n      name\n    }\n  }\n": typeof types.FinishPasskeyRegistrationDocument,
+    "\n  mutation RemovePasskey($id: ID!) {\n    removePasskey(id: $id)\n  }\n": typeof types.RemovePasskeyDocument,
+    "\n  mutation BeginPasskeyLogin($username: String) {\n    beginPasskeyLogin(username: $username) {\n      challengeId\n      options\n    }\n  }\n": typeof types.BeginPasskeyLoginDocument,
+    "\n  mutation FinishPasskeyLogin($challengeId: ID!, $credential: String!) {\n    finishPasskeyLogin(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n": typeof types.FinishPasskeyLoginDocument,
 };
 const documents: Documents = {
     "\n  query Me {\n    me {\n      id\n      username\n      email\n      roles\n      createdAt\n    }\n  }\n": types.MeDocument,
@@ -28,6 +34,12 @@ const documents: Documents = {
     "\n  mutation Login($input: LoginInput!) {\n    login(input: $input) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n": types.LoginDocument,
     "\n  mutation Logout($scope: LogoutScope!) {\n    logout(scope: $scope)\n  }\n": types.LogoutDocument,
     "\n  mutation RevokeSession($id: ID!) {\n    revokeSession(id: $id)\n  }\n": types.RevokeSessionDocument,
+    "\n  query Passkeys {\n    passkeys {\n      id\n      name\n      createdAt\n      lastUsedAt\n    }\n  }\n": types.PasskeysDocument,
+    "\n  mutation BeginPasskeyRegistration {\n    beginPasskeyRegistration {\n      challengeId\n      options\n    }\n  }\n": types.BeginPasskeyRegistrationDocument,
+    "\n  mutation FinishPasskeyRegistration($challengeId: ID!, $credential: String!, $name: String) {\n    finishPasskeyRegistration(challengeId: $challengeId, credential: $credential, name: $name) {\n      id\n      name\n    }\n  }\n": types.FinishPasskeyRegistrationDocument,
+    "\n  mutation RemovePasskey($id: ID!) {\n    removePasskey(id: $id)\n  }\n": types.RemovePasskeyDocument,
+    "\n  mutation BeginPasskeyLogin($username: String) {\n    beginPasskeyLogin(username: $username) {\n      challengeId\n      options\n    }\n  }\n": types.BeginPasskeyLoginDocument,
+    "\n  mutation FinishPasskeyLogin($challengeId: ID!, $credential: String!) {\n    finishPasskeyLogin(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n": types.FinishPasskeyLoginDocument,
 };
 
 /**
@@ -68,6 +80,30 @@ export function graphql(source: "\n  mutation Logout($scope: LogoutScope!) {\n  
  * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
  */
 export function graphql(source: "\n  mutation RevokeSession($id: ID!) {\n    revokeSession(id: $id)\n  }\n"): (typeof documents)["\n  mutation RevokeSession($id: ID!) {\n    revokeSession(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  query Passkeys {\n    passkeys {\n      id\n      name\n      createdAt\n      lastUsedAt\n    }\n  }\n"): (typeof documents)["\n  query Passkeys {\n    passkeys {\n      id\n      name\n      createdAt\n      lastUsedAt\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation BeginPasskeyRegistration {\n    beginPasskeyRegistration {\n      challengeId\n      options\n    }\n  }\n"): (typeof documents)["\n  mutation BeginPasskeyRegistration {\n    beginPasskeyRegistration {\n      challengeId\n      options\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FinishPasskeyRegistration($challengeId: ID!, $credential: String!, $name: String) {\n    finishPasskeyRegistration(challengeId: $challengeId, credential: $credential, name: $name) {\n      id\n      name\n    }\n  }\n"): (typeof documents)["\n  mutation FinishPasskeyRegistration($challengeId: ID!, $credential: String!, $name: String) {\n    finishPasskeyRegistration(challengeId: $challengeId, credential: $credential, name: $name) {\n      id\n      name\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation RemovePasskey($id: ID!) {\n    removePasskey(id: $id)\n  }\n"): (typeof documents)["\n  mutation RemovePasskey($id: ID!) {\n    removePasskey(id: $id)\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation BeginPasskeyLogin($username: String) {\n    beginPasskeyLogin(username: $username) {\n      challengeId\n      options\n    }\n  }\n"): (typeof documents)["\n  mutation BeginPasskeyLogin($username: String) {\n    beginPasskeyLogin(username: $username) {\n      challengeId\n      options\n    }\n  }\n"];
+/**
+ * The graphql function is used to parse GraphQL queries into a document that can be used by GraphQL clients.
+ */
+export function graphql(source: "\n  mutation FinishPasskeyLogin($challengeId: ID!, $credential: String!) {\n    finishPasskeyLogin(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n"): (typeof documents)["\n  mutation FinishPasskeyLogin($challengeId: ID!, $credential: String!) {\n    finishPasskeyLogin(challengeId: $challengeId, credential: $credential) {\n      accessToken\n      refreshToken\n      expiresIn\n    }\n  }\n"];
 
 export function graphql(source: string) {
   return (documents as any)[source] ?? {};
